@@ -1,0 +1,16 @@
+/** What the admin handlers need, as narrow interfaces. */
+export interface NamespaceInfo {
+  readonly name: string;
+  readonly createdAtNs: bigint;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface Namespaces {
+  list(): NamespaceInfo[];
+  create(name: string, labels: Readonly<Record<string, string>>): NamespaceInfo;
+  remove(name: string): void;
+}
+
+export interface AdminDeps {
+  readonly namespaces: Namespaces;
+}

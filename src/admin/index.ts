@@ -1,0 +1,30 @@
+/**
+ * admin: Berth's own gRPC service beside CRI (containerd's ctr functions): namespaces now; content,
+ * snapshots, events and plugins answer UNIMPLEMENTED until their issues land (#3, #8).
+ * It is served through the same instrumented wrapper as CRI (src/cri/server.ts).
+ */
+import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { AdminService } from '../api/gen/admin.js';
+import type { Logger } from '../base/logger.js';
+import { buildService } from '../cri/index.js';
+import type { AdminDeps } from './deps.js';
+import { createNamespace, deleteNamespace, listNamespaces } from './namespaces.js';
+
+export type { AdminDeps, Namespaces, NamespaceInfo } from './deps.js';
+
+export function createAdminService(
+  deps: AdminDeps,
+  log: Logger,
+  isReady: () => boolean,
+): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
+  const implementation = buildService(
+    AdminService,
+    {
+      listNamespaces: listNamespaces(deps.namespaces),
+      createNamespace: createNamespace(deps.namespaces),
+      deleteNamespace: deleteNamespace(deps.namespaces),
+    },
+    { serviceName: 'Admin', log, isReady },
+  );
+  return { definition: AdminService, implementation };
+}

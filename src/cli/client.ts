@@ -1,0 +1,86 @@
+/**
+ * gRPC clients for the CLI, with deadlines, and the translation of "nothing is listening" into the
+ * one-line hint users need (no stack traces).
+ */
+import { access, constants } from 'node:fs/promises';
+import { credentials, Metadata, status } from '@grpc/grpc-js';
+import type { CallOptions, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import { ImageServiceClient, RuntimeServiceClient } from '../api/gen/cri.js';
+import { AdminClient } from '../api/gen/admin.js';
+import { socketPathOf } from './address.js';
+import { CliError } from './errors.js';
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+export class Clients {
+  readonly runtime: RuntimeServiceClient;
+  readonly image: ImageServiceClient;
+  readonly admin: AdminClient;
+  private readonly socketPath: string;
+
+  constructor(
+    readonly address: string,
+    private readonly timeoutMs: number,
+    private readonly namespace: string,
+  ) {
+    this.socketPath = socketPathOf(address);
+    const target = `unix://${this.socketPath}`;
+    const creds = credentials.createInsecure();
+    this.runtime = new RuntimeServiceClient(target, creds);
+    this.image = new ImageServiceClient(target, creds);
+    this.admin = new AdminClient(target, creds);
+  }
+
+  /** Calls one unary RPC; bind the method to its client: `call(c.runtime.version.bind(c.runtime), {...})`. */
+  async call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    await this.checkSocket();
+    const metadata = new Metadata();
+    metadata.set('containerd-namespace', this.namespace);
+    return new Promise<Res>((resolve, reject) => {
+      method(request, metadata, { deadline: Date.now() + this.timeoutMs }, (err, response) => {
+        if (err) reject(this.translate(err));
+        else resolve(response);
+      });
+    });
+  }
+
+  close(): void {
+    this.runtime.close();
+    this.image.close();
+    this.admin.close();
+  }
+
+  private notRunning(why: string): CliError {
+    return new CliError(
+      `cannot connect to berthd at ${this.address} (${why}): start it with "berthd" (or "npm start"), ` +
+        'or point --address / BERTH_ADDRESS at its socket',
+    );
+  }
+
+  private async checkSocket(): Promise<void> {
+    try {
+      await access(this.socketPath, constants.R_OK | constants.W_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES') {
+        throw new CliError(`permission denied on ${this.socketPath}: the socket is root-only (mode 0660); use sudo`);
+      }
+      throw this.notRunning(code === 'ENOENT' ? 'no such socket' : (code ?? 'unreachable'));
+    }
+  }
+
+  private translate(err: ServiceError): Error {
+    if (err.code === status.UNAVAILABLE && /No connection established|ECONNREFUSED|ENOENT/.test(err.details)) {
+      return this.notRunning('connection refused');
+    }
+    if (err.code === status.DEADLINE_EXCEEDED) {
+      return new CliError(`berthd at ${this.address} did not answer within ${this.timeoutMs / 1000}s (--timeout)`);
+    }
+    return new CliError(`${status[err.code] ?? err.code}: ${err.details}`);
+  }
+}

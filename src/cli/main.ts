@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/**
+ * berth: the operator's CLI (crictl's commands, docker's missing ones, containerd's ctr admin).
+ * Talks to berthd over gRPC only. Errors print one line "berth: ..." and exit 1.
+ */
+import { Command, Option } from 'commander';
+import { readPackageInfo } from '../base/version.js';
+import { messageOf } from '../base/errors.js';
+import { DEFAULT_ADDRESS } from './address.js';
+import { CliError } from './errors.js';
+import { OUTPUT_FORMATS } from './output.js';
+import { registerVersion } from './commands/version.js';
+import { registerInfo } from './commands/info.js';
+import { registerConfig } from './commands/config.js';
+import { registerNamespaces } from './commands/namespaces.js';
+
+function parseSeconds(value: string): number {
+  const n = Number(value.replace(/s$/, ''));
+  if (!Number.isFinite(n) || n <= 0) throw new CliError(`--timeout "${value}" must be a positive number of seconds`);
+  return n;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('berth')
+    .description('Berth container runtime CLI')
+    .version(readPackageInfo().version, '-v, --version', 'print the berth client version')
+    .addOption(
+      new Option('-a, --address <address>', 'berthd socket').env('BERTH_ADDRESS').default(DEFAULT_ADDRESS),
+    )
+    .addOption(new Option('--timeout <seconds>', 'timeout of each call').argParser(parseSeconds).default(10))
+    .addOption(new Option('-n, --namespace <ns>', 'namespace for admin commands').default('default'))
+    .option('-D, --debug', 'print debug details on errors', false)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .showHelpAfterError()
+    .addHelpText('after', '\nExamples:\n  berth version\n  berth info -o yaml\n  berth config default\n');
+  registerVersion(program);
+  registerInfo(program);
+  registerConfig(program);
+  registerNamespaces(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      // commander already printed help, version or its own error.
+      process.exitCode = (err as { exitCode?: number }).exitCode ?? 1;
+      return;
+    }
+    const isDebug = process.argv.includes('--debug') || process.argv.includes('-D');
+    process.stderr.write(`berth: ${messageOf(err)}\n`);
+    if (isDebug && !(err instanceof CliError) && err instanceof Error && err.stack) {
+      process.stderr.write(`${err.stack}\n`);
+    }
+    process.exitCode = err instanceof CliError ? err.exitCode : 1;
+  }
+}
+
+await main();

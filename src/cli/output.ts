@@ -1,0 +1,35 @@
+/** Output formats shared by every command: table (default), json, yaml (crictl's -o). */
+import { stringify as toYaml } from 'yaml';
+import Table from 'cli-table3';
+
+export const OUTPUT_FORMATS = Object.freeze(['table', 'json', 'yaml'] as const);
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+function bigintSafe(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, bigintSafe, 2);
+}
+
+/** Prints a structured value as JSON or YAML. */
+export function printData(value: unknown, format: 'json' | 'yaml'): void {
+  const plain: unknown = JSON.parse(JSON.stringify(value, bigintSafe));
+  process.stdout.write(format === 'json' ? `${toJson(plain)}\n` : toYaml(plain));
+}
+
+/** A borderless table like crictl's: upper-case headers, columns separated by spaces. */
+export function printTable(headers: readonly string[], rows: readonly (readonly string[])[]): void {
+  const table = new Table({
+    head: headers.map((h) => h.toUpperCase()),
+    chars: {
+      top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+      bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '   ',
+    },
+    style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [] },
+  });
+  for (const row of rows) table.push([...row]);
+  process.stdout.write(`${table.toString()}\n`);
+}

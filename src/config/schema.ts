@@ -1,0 +1,118 @@
+/**
+ * The config.toml schema. Keys follow containerd's config.toml where the concept is the same, so an
+ * operator's knowledge carries over. Every key has a default: berthd runs with no file at all.
+ * Objects are strict: an unknown key is an error naming its path, never silently ignored.
+ */
+import { z } from 'zod';
+
+const absolutePath = z.string().startsWith('/', { message: 'must be an absolute path' });
+
+/** A search path like CNI_PATH: absolute directories joined with ':'. */
+const searchPath = z
+  .string()
+  .min(1)
+  .refine((v) => v.split(':').every((p) => p.startsWith('/')), {
+    message: 'must be absolute directories separated by ":"',
+  });
+
+export const RuntimeSchema = z.strictObject({
+  /** "oci": an OCI runtime binary (runc, crun) run under conmon. containerd's runc v2 shim name is accepted as an alias. */
+  runtime_type: z.enum(['oci', 'io.containerd.runc.v2']).default('oci'),
+  binary: absolutePath,
+});
+export type RuntimeConfig = z.infer<typeof RuntimeSchema>;
+
+const MirrorSchema = z.strictObject({
+  endpoint: z.array(z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' })).default([]),
+});
+
+const RegistryHostSchema = z.strictObject({
+  tls: z
+    .strictObject({
+      insecure_skip_verify: z.boolean().default(false),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      username: z.string().default(''),
+      password: z.string().default(''),
+      /** base64 of "username:password", as in docker's config.json */
+      auth: z.string().default(''),
+      identitytoken: z.string().default(''),
+    })
+    .prefault({}),
+});
+
+export const DEFAULT_RUNTIMES: Readonly<Record<string, RuntimeConfig>> = Object.freeze({
+  runc: { runtime_type: 'oci', binary: '/usr/sbin/runc' },
+  crun: { runtime_type: 'oci', binary: '/usr/bin/crun' },
+});
+
+export const ConfigSchema = z
+  .strictObject({
+    /** Persistent data: metadata DB, content store, snapshots. */
+    root: absolutePath.default('/var/lib/berth'),
+    /** Runtime state that does not survive a reboot: sockets, pinned namespaces, bundles. */
+    state: absolutePath.default('/run/berth'),
+    grpc: z
+      .strictObject({
+        /** Unix socket path of the CRI and admin gRPC services. */
+        address: absolutePath.default('/run/berth/berth.sock'),
+      })
+      .prefault({}),
+    plugins: z
+      .strictObject({
+        cri: z
+          .strictObject({
+            stream_server_address: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
+            /** 0 picks a free port. */
+            stream_server_port: z.int().min(0).max(65535).default(0),
+            enable_tls_streaming: z.boolean().default(false),
+            cgroup_driver: z.enum(['cgroupfs', 'systemd']).default('cgroupfs'),
+            /** The per-container monitor (Debian package conmon). */
+            conmon_path: absolutePath.default('/usr/bin/conmon'),
+            cni: z
+              .strictObject({
+                bin_dir: searchPath.default('/opt/cni/bin:/usr/lib/cni'),
+                conf_dir: absolutePath.default('/etc/cni/net.d'),
+              })
+              .prefault({}),
+            containerd: z
+              .strictObject({
+                snapshotter: z.enum(['overlayfs', 'native']).default('overlayfs'),
+                default_runtime_name: z.string().min(1).default('runc'),
+                runtimes: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/), RuntimeSchema).default({}),
+              })
+              .prefault({}),
+            registry: z
+              .strictObject({
+                mirrors: z.record(z.string().min(1), MirrorSchema).default({}),
+                configs: z.record(z.string().min(1), RegistryHostSchema).default({}),
+              })
+              .prefault({}),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+  })
+  .transform((cfg) => {
+    // Like containerd, a runtime table in the file adds to (or replaces one of) the built-in runc and crun.
+    const runtimes = { ...DEFAULT_RUNTIMES, ...cfg.plugins.cri.containerd.runtimes };
+    return {
+      ...cfg,
+      plugins: { ...cfg.plugins, cri: { ...cfg.plugins.cri, containerd: { ...cfg.plugins.cri.containerd, runtimes } } },
+    };
+  })
+  .superRefine((cfg, ctx) => {
+    const { default_runtime_name: name, runtimes } = cfg.plugins.cri.containerd;
+    if (!(name in runtimes)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['plugins', 'cri', 'containerd', 'default_runtime_name'],
+        message: `names no runtime: "${name}" is not one of ${Object.keys(runtimes).join(', ')}`,
+      });
+    }
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type CriConfig = Config['plugins']['cri'];

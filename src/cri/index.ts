@@ -1,0 +1,45 @@
+/**
+ * cri: the CRI v1 gRPC services (RuntimeService, ImageService). Thin: each handler validates, calls one
+ * domain method and maps the result; server.ts applies logging, readiness and error mapping to all.
+ */
+import { ImageServiceService, RuntimeServiceService } from '../api/gen/cri.js';
+import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from '../base/logger.js';
+import { buildService } from './server.js';
+import { runtimeVersion } from './runtime-version.js';
+import { runtimeStatus } from './runtime-status.js';
+import { runtimeConfig } from './runtime-config.js';
+import { updateRuntimeConfig } from './runtime-config-update.js';
+import type { RuntimeServiceDeps } from './deps.js';
+
+export type { RuntimeServiceDeps, RuntimeInfo, ReadinessCheck, PodCidrs } from './deps.js';
+export { buildService } from './server.js';
+export type { CallContext, ServiceOptions, UnaryHandlers } from './server.js';
+export { GRPC_STATUS, fromServiceError, toStatus } from './errors.js';
+
+export interface CriServices {
+  readonly definition: ServiceDefinition;
+  readonly implementation: UntypedServiceImplementation;
+}
+
+export function createCriServices(
+  deps: RuntimeServiceDeps,
+  log: Logger,
+  isReady: () => boolean,
+): readonly CriServices[] {
+  const runtime = buildService(
+    RuntimeServiceService,
+    {
+      version: runtimeVersion(deps.info),
+      status: runtimeStatus(deps),
+      runtimeConfig: runtimeConfig(deps.info),
+      updateRuntimeConfig: updateRuntimeConfig(deps.podCidrs),
+    },
+    { serviceName: 'RuntimeService', log, isReady },
+  );
+  const image = buildService(ImageServiceService, {}, { serviceName: 'ImageService', log, isReady });
+  return [
+    { definition: RuntimeServiceService, implementation: runtime },
+    { definition: ImageServiceService, implementation: image },
+  ];
+}

@@ -1,0 +1,129 @@
+/**
+ * The one wrapper around every RPC handler (CRI and admin), like containerd's instrumented service:
+ * - UNAVAILABLE "server is not initialized yet" while startup recovery runs;
+ * - a request id and a child logger {rpc, reqId} per call; mutations logged at info with their result,
+ *   reads at trace; failures at warn (classified) or error with stack (unclassified -> UNKNOWN);
+ * - an AbortSignal that fires when the client cancels or its deadline passes;
+ * - BerthError codes converted to gRPC status codes (errors.ts);
+ * - an RPC without a handler answers UNIMPLEMENTED naming it, never a silent empty success.
+ * Handlers never log their own entry or exit.
+ */
+import { randomBytes } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
+import type {
+  sendUnaryData,
+  ServerUnaryCall,
+  ServerWritableStream,
+  ServiceDefinition,
+  UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import type { Logger } from '../base/logger.js';
+import { errorCode } from '../base/errors.js';
+import { toStatus } from './errors.js';
+
+export interface CallContext {
+  readonly log: Logger;
+  readonly reqId: string;
+  /** Aborted when the client cancels the call or its deadline passes. */
+  readonly signal: AbortSignal;
+}
+
+type RequestOf<M> = M extends { requestDeserialize(bytes: Buffer): infer R } ? R : never;
+type ResponseOf<M> = M extends { responseSerialize(value: infer R): Buffer } ? R : never;
+type IsUnary<M> = M extends { requestStream: false; responseStream: false } ? true : false;
+
+/** Handler functions keyed like the generated service definition; only unary RPCs for now. */
+export type UnaryHandlers<D> = {
+  readonly [K in keyof D as IsUnary<D[K]> extends true ? K : never]?: (
+    request: RequestOf<D[K]>,
+    ctx: CallContext,
+  ) => Promise<ResponseOf<D[K]>>;
+};
+
+export interface ServiceOptions {
+  /** "RuntimeService": used in UNIMPLEMENTED messages and logs. */
+  readonly serviceName: string;
+  readonly log: Logger;
+  /** False while startup recovery runs. */
+  readonly isReady: () => boolean;
+}
+
+// Reads are polled constantly by kubelet (List* every second): log them at trace only.
+const READ_RPC = /^(list|version|status|runtimeConfig|imageFsInfo)|(Status|Stats|Info)$/;
+
+type Handler = (request: unknown, ctx: CallContext) => Promise<unknown>;
+
+export function buildService<D extends ServiceDefinition>(
+  definition: D,
+  handlers: UnaryHandlers<D>,
+  options: ServiceOptions,
+): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const [method, def] of Object.entries(definition)) {
+    const rpcName = def.path.slice(def.path.lastIndexOf('/') + 1);
+    const handler = (handlers as Record<string, Handler | undefined>)[method];
+    if (def.responseStream || def.requestStream) {
+      impl[method] = (call: ServerWritableStream<unknown, unknown>) => {
+        call.emit('error', unimplemented(options.serviceName, rpcName));
+      };
+      continue;
+    }
+    impl[method] =
+      handler === undefined
+        ? (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+            callback(unimplemented(options.serviceName, rpcName));
+          }
+        : wrapUnary(rpcName, handler, options);
+  }
+  return impl;
+}
+
+function unimplemented(serviceName: string, rpcName: string): { code: status; details: string } {
+  return { code: status.UNIMPLEMENTED, details: `${serviceName}.${rpcName} is not implemented by berth yet` };
+}
+
+function wrapUnary(rpcName: string, handler: Handler, options: ServiceOptions) {
+  const isRead = READ_RPC.test(rpcName[0]!.toLowerCase() + rpcName.slice(1));
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
+    if (!options.isReady()) {
+      callback({ code: status.UNAVAILABLE, details: 'server is not initialized yet' });
+      return;
+    }
+    const reqId = randomBytes(8).toString('hex');
+    const log = options.log.child({ rpc: rpcName, reqId });
+    const abort = new AbortController();
+    call.once('cancelled', () => abort.abort(new Error(`${rpcName} cancelled by the client`)));
+    const startedNs = process.hrtime.bigint();
+    const elapsedMs = (): number => Number(process.hrtime.bigint() - startedNs) / 1e6;
+
+    handler(call.request, { log, reqId, signal: abort.signal }).then(
+      (response) => {
+        if (isRead) {
+          if (log.isLevelEnabled('trace')) log.trace({ durationMs: elapsedMs() }, 'ok');
+        } else {
+          log.info({ ...resultIds(response), durationMs: elapsedMs() }, 'ok');
+        }
+        callback(null, response);
+      },
+      (err: unknown) => {
+        const st = toStatus(err);
+        if (errorCode(err) === 'UNKNOWN') {
+          log.error({ err, durationMs: elapsedMs() }, 'failed with an unclassified error');
+        } else {
+          log.warn({ code: errorCode(err), durationMs: elapsedMs() }, st.details);
+        }
+        callback(st);
+      },
+    );
+  };
+}
+
+/** The ids a mutation returned (podSandboxId, containerId, imageRef), for its info log line. */
+function resultIds(response: unknown): Record<string, string> {
+  if (typeof response !== 'object' || response === null) return {};
+  const ids: Record<string, string> = {};
+  for (const [key, value] of Object.entries(response)) {
+    if (typeof value === 'string' && value !== '' && /(Id|Ref)$/.test(key)) ids[key] = value;
+  }
+  return ids;
+}

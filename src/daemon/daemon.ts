@@ -1,0 +1,148 @@
+/**
+ * The composition root: builds every service in dependency order, serves them on the unix socket, and
+ * closes them in reverse. The only place that calls `new` on services.
+ *
+ * Startup order: directories -> metadata store (also the single-instance lock on <root>) -> services ->
+ * socket claimed and bound (mode 0660) -> ready. Shutdown: stop accepting, let calls in flight finish
+ * (bounded), close the store, remove the socket.
+ */
+import { chmod, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { ensureDir } from '../base/fs.js';
+import { BerthError, messageOf } from '../base/errors.js';
+import type { Logger } from '../base/logger.js';
+import { redactConfig } from '../config/index.js';
+import type { Config } from '../config/index.js';
+import { MetadataStore } from '../store/index.js';
+import { RuntimeReadiness } from '../runtime/index.js';
+import { NetworkReadiness, PodCidrService } from '../network/index.js';
+import { createCriServices } from '../cri/index.js';
+import { createAdminService } from '../admin/index.js';
+import { claimSocketPath } from './socket.js';
+
+export interface DaemonOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly version: string;
+  /** How long shutdown waits for calls in flight before cancelling them. */
+  readonly shutdownGraceMs?: number;
+}
+
+const DEFAULT_SHUTDOWN_GRACE_MS = 8000;
+const SOCKET_MODE = 0o660;
+
+function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+export class Daemon {
+  private store: MetadataStore | undefined;
+  private server: Server | undefined;
+  private isReady = false;
+  /** Only a socket this daemon bound is removed on close: never another berthd's. */
+  private hasBoundSocket = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: DaemonOptions) {}
+
+  get socketPath(): string {
+    return this.options.config.grpc.address;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.options;
+    await ensureDir(config.root, 0o711);
+    await ensureDir(config.state, 0o711);
+    await ensureDir(dirname(this.socketPath), 0o711);
+
+    this.store = MetadataStore.open(config.root, nowNs);
+    const store = this.store;
+    const cri = config.plugins.cri;
+    const podCidrs = new PodCidrService(store.settings);
+
+    const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+    const isReady = (): boolean => this.isReady;
+    const rpcLog = log.child({ component: 'rpc' });
+    for (const svc of createCriServices(
+      {
+        info: {
+          version: this.options.version,
+          cgroupDriver: cri.cgroup_driver,
+          runtimeHandlers: Object.keys(cri.containerd.runtimes),
+          redactedConfig: () => redactConfig(config),
+        },
+        runtimeReadiness: new RuntimeReadiness({
+          defaultRuntimeName: cri.containerd.default_runtime_name,
+          runtimes: cri.containerd.runtimes,
+          conmonPath: cri.conmon_path,
+        }),
+        networkReadiness: new NetworkReadiness(cri.cni.conf_dir),
+        podCidrs,
+      },
+      rpcLog,
+      isReady,
+    )) {
+      server.addService(svc.definition, svc.implementation);
+    }
+    const admin = createAdminService({ namespaces: store.namespaces }, rpcLog, isReady);
+    server.addService(admin.definition, admin.implementation);
+    this.server = server;
+
+    await claimSocketPath(this.socketPath);
+    await bindUnix(server, this.socketPath);
+    this.hasBoundSocket = true;
+    await chmod(this.socketPath, SOCKET_MODE);
+    this.isReady = true;
+    log.info({ socket: this.socketPath, root: config.root, state: config.state }, 'berthd is serving');
+  }
+
+  /** Idempotent; safe to call after a failed start. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    const { log } = this.options;
+    this.isReady = false;
+    const server = this.server;
+    if (server !== undefined) {
+      await shutdownServer(server, this.options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log);
+    }
+    if (this.hasBoundSocket) await rm(this.socketPath, { force: true });
+    this.store?.close();
+    log.info('berthd stopped');
+  }
+}
+
+async function bindUnix(server: Server, path: string): Promise<void> {
+  // The socket is created with the umask's mode; tighten the umask so it is never world-accessible,
+  // even for the moment before chmod.
+  const previous = process.umask(0o117);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.bindAsync(`unix:${path}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+    });
+  } catch (err) {
+    throw new BerthError('FAILED_PRECONDITION', `listen on ${path}: ${messageOf(err)}`, { cause: err });
+  } finally {
+    process.umask(previous);
+  }
+}
+
+/** Stop accepting, let calls in flight finish for up to graceMs, then cancel what is left. */
+async function shutdownServer(server: Server, graceMs: number, log: Logger): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      log.warn({ graceMs }, 'calls still in flight after the grace period; cancelling them');
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    timer.unref();
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * store: Berth's metadata, one SQLite database per root at <root>/meta.db (WAL), with versioned migrations
+ * (migrations.ts is the on-disk schema) and one typed repository per record kind. better-sqlite3 is
+ * synchronous: use it on mutations and at startup, never per item on a hot read path.
+ */
+import { join } from 'node:path';
+import type { Database } from 'better-sqlite3';
+import { openDatabase } from './database.js';
+import { NamespaceRepository } from './namespaces.js';
+import { SettingsRepository } from './settings.js';
+
+export { openDatabase, schemaVersion } from './database.js';
+export { BUILTIN_NAMESPACES, MIGRATIONS } from './migrations.js';
+export type { Migration } from './migrations.js';
+export { NamespaceRepository, validateNamespaceName } from './namespaces.js';
+export type { NamespaceRecord } from './namespaces.js';
+export { SettingsRepository } from './settings.js';
+
+export const META_DB_NAME = 'meta.db';
+
+/** The open metadata store with its repositories. close() is idempotent. */
+export class MetadataStore {
+  readonly namespaces: NamespaceRepository;
+  readonly settings: SettingsRepository;
+  private isClosed = false;
+
+  private constructor(
+    readonly db: Database,
+    nowNs: () => bigint,
+  ) {
+    this.namespaces = new NamespaceRepository(db, nowNs);
+    this.settings = new SettingsRepository(db);
+    this.namespaces.ensureBuiltins();
+  }
+
+  static open(root: string, nowNs: () => bigint): MetadataStore {
+    return new MetadataStore(openDatabase(join(root, META_DB_NAME), { exclusive: true }), nowNs);
+  }
+
+  static openAt(path: string, nowNs: () => bigint, exclusive: boolean): MetadataStore {
+    return new MetadataStore(openDatabase(path, { exclusive }), nowNs);
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.db.close();
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The metadata schema, as an append-only list of migrations. PRAGMA user_version records how many ran.
+ * Never edit a migration that has shipped: add a new one.
+ *
+ * Tables (v1):
+ *   namespaces(name PK, created_at_ns, labels JSON)  containerd-style namespaces; k8s.io, default, moby always exist
+ *   settings(key PK, value)                          small daemon-wide values (e.g. the pod CIDR kubelet set)
+ */
+import type { Database } from 'better-sqlite3';
+
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly up: (db: Database) => void;
+}
+
+export const BUILTIN_NAMESPACES = Object.freeze(['k8s.io', 'default', 'moby'] as const);
+
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  {
+    version: 1,
+    description: 'namespaces and settings',
+    up: (db: Database) => {
+      db.exec(`
+        CREATE TABLE namespaces (
+          name TEXT PRIMARY KEY NOT NULL,
+          created_at_ns INTEGER NOT NULL,
+          labels TEXT NOT NULL DEFAULT '{}'
+        ) STRICT;
+        CREATE TABLE settings (
+          key TEXT PRIMARY KEY NOT NULL,
+          value TEXT NOT NULL
+        ) STRICT;
+      `);
+    },
+  },
+]);

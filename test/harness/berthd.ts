@@ -1,0 +1,192 @@
+/**
+ * Starts an isolated berthd for an integration test: its own temp root, state dir, socket, CNI conf dir
+ * and a free stream port, from a TOML config the test can extend. stop() sends SIGTERM and waits;
+ * kill() sends SIGKILL (crash tests). Both remove the temp dirs unless keep: true.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import { RuntimeServiceClient, ImageServiceClient } from '../../src/api/gen/cri.js';
+import { AdminClient } from '../../src/api/gen/admin.js';
+import { BERTH_MAIN, BERTHD_MAIN } from './paths.js';
+
+export interface BerthdOptions {
+  /** Extra TOML appended to the generated config (sections must not repeat the generated ones). */
+  readonly extraToml?: string;
+  /** Replace the generated [plugins.cri.cni] section contents. */
+  readonly cniConfDir?: string;
+  readonly logLevel?: string;
+  readonly startTimeoutMs?: number;
+}
+
+export interface Berthd {
+  readonly dir: string;
+  readonly root: string;
+  readonly state: string;
+  readonly socketPath: string;
+  readonly address: string;
+  readonly configPath: string;
+  readonly cniConfDir: string;
+  readonly process: ChildProcess;
+  /** stderr collected so far (pino JSON lines). */
+  stderr(): string;
+  runtime(): RuntimeServiceClient;
+  image(): ImageServiceClient;
+  admin(): AdminClient;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait, leaving the dirs (for restart tests) unless cleanup() is called. */
+  kill(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function makeTempDir(prefix = 'berth-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export function baseConfigToml(dir: string, cniConfDir: string): string {
+  return [
+    `root = "${dir}/root"`,
+    `state = "${dir}/state"`,
+    '[grpc]',
+    `address = "${dir}/state/berth.sock"`,
+    '[plugins.cri]',
+    'stream_server_port = 0',
+    '[plugins.cri.cni]',
+    `conf_dir = "${cniConfDir}"`,
+    '',
+  ].join('\n');
+}
+
+export function waitForExit(proc: ChildProcess, timeoutMs: number): Promise<number | null> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`process ${proc.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+/** Polls Version until it answers (or the process dies). */
+async function waitReady(client: RuntimeServiceClient, proc: ChildProcess, stderr: () => string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`berthd exited with ${proc.exitCode} during startup:\n${stderr()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      client.version({ version: 'v1' }, (err) => resolve(err === null));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`berthd did not answer Version within ${timeoutMs} ms:\n${stderr()}`);
+}
+
+/** Runs berthd with the given argv to completion (for --dry-run and startup-failure tests). */
+export function runBerthdSync(args: readonly string[], timeoutMs = 20_000) {
+  return spawnSync(process.execPath, [BERTHD_MAIN, ...args], { encoding: 'utf8', timeout: timeoutMs });
+}
+
+/** Runs the berth CLI to completion. */
+export function runBerth(args: readonly string[], env: Readonly<Record<string, string>> = {}, timeoutMs = 20_000) {
+  return spawnSync(process.execPath, [BERTH_MAIN, ...args], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, ...env },
+  });
+}
+
+export async function startBerthd(options: BerthdOptions = {}): Promise<Berthd> {
+  const dir = await makeTempDir();
+  const cniConfDir = options.cniConfDir ?? join(dir, 'cni');
+  await mkdir(cniConfDir, { recursive: true });
+  const configPath = join(dir, 'config.toml');
+  await writeFile(configPath, baseConfigToml(dir, cniConfDir) + (options.extraToml ?? ''));
+  return launch({ dir, configPath, cniConfDir, options });
+}
+
+/** Starts berthd again on the dirs of an earlier (stopped or killed) instance. */
+export function restartBerthd(previous: Berthd, options: BerthdOptions = {}): Promise<Berthd> {
+  return launch({ dir: previous.dir, configPath: previous.configPath, cniConfDir: previous.cniConfDir, options });
+}
+
+async function launch(args: {
+  dir: string;
+  configPath: string;
+  cniConfDir: string;
+  options: BerthdOptions;
+}): Promise<Berthd> {
+  const { dir, configPath, cniConfDir, options } = args;
+  const socketPath = join(dir, 'state', 'berth.sock');
+  const address = `unix://${socketPath}`;
+  const proc = spawn(process.execPath, [BERTHD_MAIN, '--config', configPath, '--log-level', options.logLevel ?? 'debug'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderrText = '';
+  proc.stderr?.setEncoding('utf8');
+  proc.stderr?.on('data', (chunk: string) => {
+    stderrText += chunk;
+  });
+  const stderr = (): string => stderrText;
+  const clients: { close(): void }[] = [];
+  const track = <T extends { close(): void }>(c: T): T => {
+    clients.push(c);
+    return c;
+  };
+  const runtime = (): RuntimeServiceClient => track(new RuntimeServiceClient(address, credentials.createInsecure()));
+  const closeClients = (): void => {
+    for (const c of clients.splice(0)) c.close();
+  };
+  const cleanup = async (): Promise<void> => {
+    closeClients();
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await waitForExit(proc, 10_000);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitReady(runtime(), proc, stderr, options.startTimeoutMs ?? 20_000);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  return {
+    dir,
+    root: join(dir, 'root'),
+    state: join(dir, 'state'),
+    socketPath,
+    address,
+    configPath,
+    cniConfDir,
+    process: proc,
+    stderr,
+    runtime,
+    image: () => track(new ImageServiceClient(address, credentials.createInsecure())),
+    admin: () => track(new AdminClient(address, credentials.createInsecure())),
+    stop: async () => {
+      closeClients();
+      proc.kill('SIGTERM');
+      return waitForExit(proc, 15_000);
+    },
+    kill: async () => {
+      closeClients();
+      proc.kill('SIGKILL');
+      await waitForExit(proc, 10_000);
+    },
+    cleanup,
+  };
+}
+
+/** Whether the test process can do what integration tests need (root). Logged reason when not. */
+export function integrationSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'integration tests need root';
+  if (spawnSync('which', ['runc']).status !== 0 && spawnSync('test', ['-x', '/usr/sbin/runc']).status !== 0) {
+    return 'runc is not installed (npm test installs it)';
+  }
+  return undefined;
+}
