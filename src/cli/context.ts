@@ -17,7 +17,10 @@ export function globalOptions(cmd: Command): GlobalOptions {
 }
 
 /** Runs fn with connected clients and closes them afterwards. CRI calls always use the k8s.io namespace. */
-export async function withClients<T>(cmd: Command, fn: (clients: Clients, opts: GlobalOptions) => Promise<T>): Promise<T> {
+export async function withClients<T>(
+  cmd: Command,
+  fn: (clients: Clients, opts: GlobalOptions) => Promise<T>,
+): Promise<T> {
   const opts = globalOptions(cmd);
   const clients = new Clients(opts.address, opts.timeout * 1000, opts.namespace);
   try {

@@ -24,9 +24,7 @@ export function buildProgram(): Command {
   const program = new Command('berth')
     .description('Berth container runtime CLI')
     .version(readPackageInfo().version, '-v, --version', 'print the berth client version')
-    .addOption(
-      new Option('-a, --address <address>', 'berthd socket').env('BERTH_ADDRESS').default(DEFAULT_ADDRESS),
-    )
+    .addOption(new Option('-a, --address <address>', 'berthd socket').env('BERTH_ADDRESS').default(DEFAULT_ADDRESS))
     .addOption(new Option('--timeout <seconds>', 'timeout of each call').argParser(parseSeconds).default(10))
     .addOption(new Option('-n, --namespace <ns>', 'namespace for admin commands').default('default'))
     .option('-D, --debug', 'print debug details on errors', false)

@@ -37,7 +37,9 @@ export class NamespaceRepository {
     private readonly db: Database,
     private readonly nowNs: () => bigint,
   ) {
-    this.listStmt = db.prepare<[], Row>('SELECT name, created_at_ns, labels FROM namespaces ORDER BY name').safeIntegers();
+    this.listStmt = db
+      .prepare<[], Row>('SELECT name, created_at_ns, labels FROM namespaces ORDER BY name')
+      .safeIntegers();
     this.getStmt = db
       .prepare<[string], Row>('SELECT name, created_at_ns, labels FROM namespaces WHERE name = ?')
       .safeIntegers();

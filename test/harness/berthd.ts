@@ -64,7 +64,10 @@ export function baseConfigToml(dir: string, cniConfDir: string): string {
 export function waitForExit(proc: ChildProcess, timeoutMs: number): Promise<number | null> {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`process ${proc.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`process ${proc.pid} did not exit within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     proc.once('exit', (code) => {
       clearTimeout(timer);
       resolve(code);
@@ -123,9 +126,13 @@ async function launch(args: {
   const { dir, configPath, cniConfDir, options } = args;
   const socketPath = join(dir, 'state', 'berth.sock');
   const address = `unix://${socketPath}`;
-  const proc = spawn(process.execPath, [BERTHD_MAIN, '--config', configPath, '--log-level', options.logLevel ?? 'debug'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [BERTHD_MAIN, '--config', configPath, '--log-level', options.logLevel ?? 'debug'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderrText = '';
   proc.stderr?.setEncoding('utf8');
   proc.stderr?.on('data', (chunk: string) => {

@@ -10,7 +10,7 @@ function formatLabels(labels: Readonly<Record<string, string>>): string {
 }
 
 export function registerNamespaces(program: Command): void {
-  const ns = program.command('namespaces').alias('ns').description('Manage namespaces (k8s.io is CRI\'s)');
+  const ns = program.command('namespaces').alias('ns').description("Manage namespaces (k8s.io is CRI's)");
   ns.command('ls')
     .alias('list')
     .description('List namespaces')
@@ -22,7 +22,10 @@ export function registerNamespaces(program: Command): void {
         if (opts.quiet) {
           process.stdout.write(res.namespaces.map((n) => `${n.name}\n`).join(''));
         } else if (g.output === 'table') {
-          printTable(['name', 'labels'], res.namespaces.map((n) => [n.name, formatLabels(n.labels)]));
+          printTable(
+            ['name', 'labels'],
+            res.namespaces.map((n) => [n.name, formatLabels(n.labels)]),
+          );
         } else {
           printData(res.namespaces, g.output);
         }

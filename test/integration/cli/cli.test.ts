@@ -23,7 +23,10 @@ describe('berth CLI with berthd running', { skip, timeout: 120_000 }, () => {
     assert.equal(res.status, 0, res.stderr);
     assert.match(res.stdout, /^Version:\s+0\.1\.0$/m);
     assert.match(res.stdout, /^RuntimeName:\s+berth$/m);
-    assert.match(res.stdout, new RegExp(`^RuntimeVersion:\\s+${readPackageInfo().version.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(
+      res.stdout,
+      new RegExp(`^RuntimeVersion:\\s+${readPackageInfo().version.replace(/\./g, '\\.')}$`, 'm'),
+    );
     assert.match(res.stdout, /^RuntimeApiVersion:\s+v1$/m);
   });
 

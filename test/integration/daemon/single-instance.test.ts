@@ -42,10 +42,7 @@ describe('single instance', { skip, timeout: 120_000 }, () => {
     const dir = await makeTempDir();
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const config = join(dir, 'config.toml');
-    const toml = baseConfigToml(dir, join(dir, 'cni')).replace(
-      /address = ".*"/,
-      `address = "${first.socketPath}"`,
-    );
+    const toml = baseConfigToml(dir, join(dir, 'cni')).replace(/address = ".*"/, `address = "${first.socketPath}"`);
     await writeFile(config, toml);
     const res = runBerthdSync(['--config', config]);
     assert.equal(res.status, 1, res.stderr);

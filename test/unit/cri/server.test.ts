@@ -20,7 +20,7 @@ interface Outcome {
 function invoke(handler: unknown, request: unknown): Promise<Outcome> {
   const call = Object.assign(new EventEmitter(), { request }) as unknown as ServerUnaryCall<unknown, unknown>;
   return new Promise((resolve) => {
-    const cb: sendUnaryData<unknown> = (err, value) => resolve({ err: err as Outcome['err'], value });
+    const cb: sendUnaryData<unknown> = (err, value) => resolve({ err, value });
     (handler as handleUnaryCall<unknown, unknown>)(call, cb);
   });
 }
@@ -29,7 +29,14 @@ describe('cri server wrapper', () => {
   it('answers UNAVAILABLE while not ready', async () => {
     const impl = buildService(
       RuntimeServiceService,
-      { version: async (_r: VersionRequest) => ({ version: '', runtimeName: '', runtimeVersion: '', runtimeApiVersion: '' }) },
+      {
+        version: async (_r: VersionRequest) => ({
+          version: '',
+          runtimeName: '',
+          runtimeVersion: '',
+          runtimeApiVersion: '',
+        }),
+      },
       { serviceName: 'RuntimeService', log, isReady: () => false },
     );
     const out = await invoke(impl['version'], { version: 'v1' });
@@ -42,7 +49,10 @@ describe('cri server wrapper', () => {
     const out = await invoke(impl['runPodSandbox'], {});
     assert.equal(out.err?.code, status.UNIMPLEMENTED);
     assert.equal(out.err?.details, 'RuntimeService.RunPodSandbox is not implemented by berth yet');
-    assert.ok(Object.keys(RuntimeServiceService).every((m) => typeof impl[m] === 'function'), 'every RPC has a handler');
+    assert.ok(
+      Object.keys(RuntimeServiceService).every((m) => typeof impl[m] === 'function'),
+      'every RPC has a handler',
+    );
   });
 
   it('maps BerthError codes to gRPC status codes and unclassified errors to UNKNOWN', async () => {
@@ -75,11 +85,15 @@ describe('cri server wrapper', () => {
 
   it('passes the handler result through', async () => {
     const res = { version: '0.1.0', runtimeName: 'berth', runtimeVersion: 'x', runtimeApiVersion: 'v1' };
-    const impl = buildService(RuntimeServiceService, { version: async () => res }, {
-      serviceName: 'RuntimeService',
-      log,
-      isReady: () => true,
-    });
+    const impl = buildService(
+      RuntimeServiceService,
+      { version: async () => res },
+      {
+        serviceName: 'RuntimeService',
+        log,
+        isReady: () => true,
+      },
+    );
     const out = await invoke(impl['version'], { version: 'v1' });
     assert.equal(out.err, null);
     assert.deepEqual(out.value, res);
