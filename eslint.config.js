@@ -16,7 +16,9 @@ export default tseslint.config(
         'error',
         {
           // node:test's describe/it return promises the runner itself tracks.
-          allowForKnownSafeCalls: [{ from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' }],
+          allowForKnownSafeCalls: [
+            { from: 'package', name: ['describe', 'it', 'test', 'suite'], package: 'node:test' },
+          ],
         },
       ],
       '@typescript-eslint/no-explicit-any': 'error',

@@ -41,7 +41,10 @@ describe('config', () => {
   });
 
   it('names the key path of a wrong type', () => {
-    assert.match(errorOf('[plugins.cri]\nstream_server_port = "10010"\n'), /plugins\.cri\.stream_server_port: expected/);
+    assert.match(
+      errorOf('[plugins.cri]\nstream_server_port = "10010"\n'),
+      /plugins\.cri\.stream_server_port: expected/,
+    );
     assert.match(errorOf('[plugins.cri]\nstream_server_port = 70000\n'), /plugins\.cri\.stream_server_port: /);
     assert.match(errorOf('root = "relative/dir"\n'), /root: must be an absolute path/);
     assert.match(errorOf('[plugins.cri]\ncgroup_driver = "cgroupv3"\n'), /plugins\.cri\.cgroup_driver: /);

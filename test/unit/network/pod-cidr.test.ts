@@ -19,7 +19,15 @@ describe('pod CIDR', () => {
     assert.deepEqual(parsePodCidrs(''), []);
   });
 
-  for (const bad of ['10.0.0.0', '10.0.0.0/33', 'fd00::/129', 'nonsense/8', '10.0.0.0/8/8', '10.0.0.0/-1', '10.0.0.0/']) {
+  for (const bad of [
+    '10.0.0.0',
+    '10.0.0.0/33',
+    'fd00::/129',
+    'nonsense/8',
+    '10.0.0.0/8/8',
+    '10.0.0.0/-1',
+    '10.0.0.0/',
+  ]) {
     it(`rejects ${JSON.stringify(bad)} as INVALID_ARGUMENT`, () => {
       assert.throws(() => parsePodCidrs(bad), { code: 'INVALID_ARGUMENT' });
     });

@@ -83,14 +83,38 @@ describe('metadata store', () => {
     withRoot((root) => {
       const store = MetadataStore.open(root, clock);
       try {
-        assert.equal(codeOf(() => store.namespaces.create('a/b')), 'INVALID_ARGUMENT');
-        assert.equal(codeOf(() => store.namespaces.create('')), 'INVALID_ARGUMENT');
-        assert.equal(codeOf(() => store.namespaces.create('x'.repeat(77))), 'INVALID_ARGUMENT');
-        assert.equal(codeOf(() => store.namespaces.create('default')), 'ALREADY_EXISTS');
-        assert.equal(codeOf(() => store.namespaces.remove('k8s.io')), 'FAILED_PRECONDITION');
-        assert.equal(codeOf(() => store.namespaces.remove('nope')), 'NOT_FOUND');
-        assert.equal(codeOf(() => store.namespaces.get('nope')), 'NOT_FOUND');
-        assert.equal(codeOf(() => store.namespaces.create('team.a-1_b')), 'OK');
+        assert.equal(
+          codeOf(() => store.namespaces.create('a/b')),
+          'INVALID_ARGUMENT',
+        );
+        assert.equal(
+          codeOf(() => store.namespaces.create('')),
+          'INVALID_ARGUMENT',
+        );
+        assert.equal(
+          codeOf(() => store.namespaces.create('x'.repeat(77))),
+          'INVALID_ARGUMENT',
+        );
+        assert.equal(
+          codeOf(() => store.namespaces.create('default')),
+          'ALREADY_EXISTS',
+        );
+        assert.equal(
+          codeOf(() => store.namespaces.remove('k8s.io')),
+          'FAILED_PRECONDITION',
+        );
+        assert.equal(
+          codeOf(() => store.namespaces.remove('nope')),
+          'NOT_FOUND',
+        );
+        assert.equal(
+          codeOf(() => store.namespaces.get('nope')),
+          'NOT_FOUND',
+        );
+        assert.equal(
+          codeOf(() => store.namespaces.create('team.a-1_b')),
+          'OK',
+        );
       } finally {
         store.close();
       }
