@@ -23,7 +23,7 @@ mkdir -p "$out"
 protoc \
   --plugin="protoc-gen-ts_proto=$plugin" \
   --ts_proto_out="$out" \
-  --ts_proto_opt=outputServices=grpc-js,esModuleInterop=true,importSuffix=.js,forceLong=bigint,env=node,useDate=false,exportCommonSymbols=false,outputIndex=false \
+  --ts_proto_opt=outputServices=grpc-js,esModuleInterop=true,importSuffix=.js,forceLong=bigint,env=node,useDate=false,emitDefaultValues=json-methods,exportCommonSymbols=false,outputIndex=false \
   --proto_path=src/api \
   src/api/cri.proto src/api/admin.proto
 

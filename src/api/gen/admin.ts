@@ -253,10 +253,10 @@ export const Namespace: MessageFns<Namespace> = {
 
   toJSON(message: Namespace): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
-    if (message.createdAt !== 0n) {
+    if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toString();
     }
     if (message.labels) {
@@ -356,10 +356,10 @@ export const Namespace_LabelsEntry: MessageFns<Namespace_LabelsEntry> = {
 
   toJSON(message: Namespace_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -580,7 +580,7 @@ export const CreateNamespaceRequest: MessageFns<CreateNamespaceRequest> = {
 
   toJSON(message: CreateNamespaceRequest): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
     if (message.labels) {
@@ -679,10 +679,10 @@ export const CreateNamespaceRequest_LabelsEntry: MessageFns<CreateNamespaceReque
 
   toJSON(message: CreateNamespaceRequest_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -823,7 +823,7 @@ export const DeleteNamespaceRequest: MessageFns<DeleteNamespaceRequest> = {
 
   toJSON(message: DeleteNamespaceRequest): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
     return obj;
@@ -1006,13 +1006,13 @@ export const ContentInfo: MessageFns<ContentInfo> = {
 
   toJSON(message: ContentInfo): unknown {
     const obj: any = {};
-    if (message.digest !== "") {
+    if (message.digest !== undefined) {
       obj.digest = message.digest;
     }
-    if (message.size !== 0n) {
+    if (message.size !== undefined) {
       obj.size = message.size.toString();
     }
-    if (message.createdAt !== 0n) {
+    if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toString();
     }
     if (message.labels) {
@@ -1113,10 +1113,10 @@ export const ContentInfo_LabelsEntry: MessageFns<ContentInfo_LabelsEntry> = {
 
   toJSON(message: ContentInfo_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -1184,7 +1184,7 @@ export const ListContentRequest: MessageFns<ListContentRequest> = {
 
   toJSON(message: ListContentRequest): unknown {
     const obj: any = {};
-    if (message.namespace !== "") {
+    if (message.namespace !== undefined) {
       obj.namespace = message.namespace;
     }
     return obj;
@@ -1334,10 +1334,10 @@ export const DeleteContentRequest: MessageFns<DeleteContentRequest> = {
 
   toJSON(message: DeleteContentRequest): unknown {
     const obj: any = {};
-    if (message.namespace !== "") {
+    if (message.namespace !== undefined) {
       obj.namespace = message.namespace;
     }
-    if (message.digest !== "") {
+    if (message.digest !== undefined) {
       obj.digest = message.digest;
     }
     return obj;
@@ -1536,22 +1536,22 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
 
   toJSON(message: SnapshotInfo): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.parent !== "") {
+    if (message.parent !== undefined) {
       obj.parent = message.parent;
     }
-    if (message.kind !== "") {
+    if (message.kind !== undefined) {
       obj.kind = message.kind;
     }
-    if (message.createdAt !== 0n) {
+    if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toString();
     }
-    if (message.sizeBytes !== 0n) {
+    if (message.sizeBytes !== undefined) {
       obj.sizeBytes = message.sizeBytes.toString();
     }
-    if (message.inodes !== 0n) {
+    if (message.inodes !== undefined) {
       obj.inodes = message.inodes.toString();
     }
     return obj;
@@ -1637,10 +1637,10 @@ export const ListSnapshotsRequest: MessageFns<ListSnapshotsRequest> = {
 
   toJSON(message: ListSnapshotsRequest): unknown {
     const obj: any = {};
-    if (message.namespace !== "") {
+    if (message.namespace !== undefined) {
       obj.namespace = message.namespace;
     }
-    if (message.snapshotter !== "") {
+    if (message.snapshotter !== undefined) {
       obj.snapshotter = message.snapshotter;
     }
     return obj;
@@ -1805,13 +1805,13 @@ export const RemoveSnapshotRequest: MessageFns<RemoveSnapshotRequest> = {
 
   toJSON(message: RemoveSnapshotRequest): unknown {
     const obj: any = {};
-    if (message.namespace !== "") {
+    if (message.namespace !== undefined) {
       obj.namespace = message.namespace;
     }
-    if (message.snapshotter !== "") {
+    if (message.snapshotter !== undefined) {
       obj.snapshotter = message.snapshotter;
     }
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
     return obj;
@@ -2064,16 +2064,16 @@ export const Event: MessageFns<Event> = {
 
   toJSON(message: Event): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
-    if (message.namespace !== "") {
+    if (message.namespace !== undefined) {
       obj.namespace = message.namespace;
     }
-    if (message.topic !== "") {
+    if (message.topic !== undefined) {
       obj.topic = message.topic;
     }
-    if (message.payloadJson !== "") {
+    if (message.payloadJson !== undefined) {
       obj.payloadJson = message.payloadJson;
     }
     return obj;
@@ -2193,19 +2193,19 @@ export const Plugin: MessageFns<Plugin> = {
 
   toJSON(message: Plugin): unknown {
     const obj: any = {};
-    if (message.type !== "") {
+    if (message.type !== undefined) {
       obj.type = message.type;
     }
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
     if (message.requires?.length) {
       obj.requires = message.requires;
     }
-    if (message.ready !== false) {
+    if (message.ready !== undefined) {
       obj.ready = message.ready;
     }
-    if (message.reason !== "") {
+    if (message.reason !== undefined) {
       obj.reason = message.reason;
     }
     return obj;

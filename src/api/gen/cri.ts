@@ -2374,7 +2374,7 @@ export const VersionRequest: MessageFns<VersionRequest> = {
 
   toJSON(message: VersionRequest): unknown {
     const obj: any = {};
-    if (message.version !== "") {
+    if (message.version !== undefined) {
       obj.version = message.version;
     }
     return obj;
@@ -2491,16 +2491,16 @@ export const VersionResponse: MessageFns<VersionResponse> = {
 
   toJSON(message: VersionResponse): unknown {
     const obj: any = {};
-    if (message.version !== "") {
+    if (message.version !== undefined) {
       obj.version = message.version;
     }
-    if (message.runtimeName !== "") {
+    if (message.runtimeName !== undefined) {
       obj.runtimeName = message.runtimeName;
     }
-    if (message.runtimeVersion !== "") {
+    if (message.runtimeVersion !== undefined) {
       obj.runtimeVersion = message.runtimeVersion;
     }
-    if (message.runtimeApiVersion !== "") {
+    if (message.runtimeApiVersion !== undefined) {
       obj.runtimeApiVersion = message.runtimeApiVersion;
     }
     return obj;
@@ -2721,16 +2721,16 @@ export const PortMapping: MessageFns<PortMapping> = {
 
   toJSON(message: PortMapping): unknown {
     const obj: any = {};
-    if (message.protocol !== 0) {
+    if (message.protocol !== undefined) {
       obj.protocol = protocolToJSON(message.protocol);
     }
-    if (message.containerPort !== 0) {
+    if (message.containerPort !== undefined) {
       obj.containerPort = Math.round(message.containerPort);
     }
-    if (message.hostPort !== 0) {
+    if (message.hostPort !== undefined) {
       obj.hostPort = Math.round(message.hostPort);
     }
-    if (message.hostIp !== "") {
+    if (message.hostIp !== undefined) {
       obj.hostIp = message.hostIp;
     }
     return obj;
@@ -2962,19 +2962,19 @@ export const Mount: MessageFns<Mount> = {
 
   toJSON(message: Mount): unknown {
     const obj: any = {};
-    if (message.containerPath !== "") {
+    if (message.containerPath !== undefined) {
       obj.containerPath = message.containerPath;
     }
-    if (message.hostPath !== "") {
+    if (message.hostPath !== undefined) {
       obj.hostPath = message.hostPath;
     }
-    if (message.readonly !== false) {
+    if (message.readonly !== undefined) {
       obj.readonly = message.readonly;
     }
-    if (message.selinuxRelabel !== false) {
+    if (message.selinuxRelabel !== undefined) {
       obj.selinuxRelabel = message.selinuxRelabel;
     }
-    if (message.propagation !== 0) {
+    if (message.propagation !== undefined) {
       obj.propagation = mountPropagationToJSON(message.propagation);
     }
     if (message.uidMappings?.length) {
@@ -2983,13 +2983,13 @@ export const Mount: MessageFns<Mount> = {
     if (message.gidMappings?.length) {
       obj.gidMappings = message.gidMappings.map((e) => IDMapping.toJSON(e));
     }
-    if (message.recursiveReadOnly !== false) {
+    if (message.recursiveReadOnly !== undefined) {
       obj.recursiveReadOnly = message.recursiveReadOnly;
     }
     if (message.image !== undefined) {
       obj.image = ImageSpec.toJSON(message.image);
     }
-    if (message.imageSubPath !== "") {
+    if (message.imageSubPath !== undefined) {
       obj.imageSubPath = message.imageSubPath;
     }
     if (message.mountOptions?.length) {
@@ -3105,13 +3105,13 @@ export const IDMapping: MessageFns<IDMapping> = {
 
   toJSON(message: IDMapping): unknown {
     const obj: any = {};
-    if (message.hostId !== 0) {
+    if (message.hostId !== undefined) {
       obj.hostId = Math.round(message.hostId);
     }
-    if (message.containerId !== 0) {
+    if (message.containerId !== undefined) {
       obj.containerId = Math.round(message.containerId);
     }
-    if (message.length !== 0) {
+    if (message.length !== undefined) {
       obj.length = Math.round(message.length);
     }
     return obj;
@@ -3206,7 +3206,7 @@ export const UserNamespace: MessageFns<UserNamespace> = {
 
   toJSON(message: UserNamespace): unknown {
     const obj: any = {};
-    if (message.mode !== 0) {
+    if (message.mode !== undefined) {
       obj.mode = namespaceModeToJSON(message.mode);
     }
     if (message.uids?.length) {
@@ -3339,16 +3339,16 @@ export const NamespaceOption: MessageFns<NamespaceOption> = {
 
   toJSON(message: NamespaceOption): unknown {
     const obj: any = {};
-    if (message.network !== 0) {
+    if (message.network !== undefined) {
       obj.network = namespaceModeToJSON(message.network);
     }
-    if (message.pid !== 0) {
+    if (message.pid !== undefined) {
       obj.pid = namespaceModeToJSON(message.pid);
     }
-    if (message.ipc !== 0) {
+    if (message.ipc !== undefined) {
       obj.ipc = namespaceModeToJSON(message.ipc);
     }
-    if (message.targetId !== "") {
+    if (message.targetId !== undefined) {
       obj.targetId = message.targetId;
     }
     if (message.usernsOptions !== undefined) {
@@ -3427,7 +3427,7 @@ export const Int64Value: MessageFns<Int64Value> = {
 
   toJSON(message: Int64Value): unknown {
     const obj: any = {};
-    if (message.value !== 0n) {
+    if (message.value !== undefined) {
       obj.value = message.value.toString();
     }
     return obj;
@@ -3689,16 +3689,16 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
     if (message.runAsGroup !== undefined) {
       obj.runAsGroup = Int64Value.toJSON(message.runAsGroup);
     }
-    if (message.readonlyRootfs !== false) {
+    if (message.readonlyRootfs !== undefined) {
       obj.readonlyRootfs = message.readonlyRootfs;
     }
     if (message.supplementalGroups?.length) {
       obj.supplementalGroups = message.supplementalGroups.map((e) => e.toString());
     }
-    if (message.supplementalGroupsPolicy !== 0) {
+    if (message.supplementalGroupsPolicy !== undefined) {
       obj.supplementalGroupsPolicy = supplementalGroupsPolicyToJSON(message.supplementalGroupsPolicy);
     }
-    if (message.privileged !== false) {
+    if (message.privileged !== undefined) {
       obj.privileged = message.privileged;
     }
     if (message.seccomp !== undefined) {
@@ -3707,7 +3707,7 @@ export const LinuxSandboxSecurityContext: MessageFns<LinuxSandboxSecurityContext
     if (message.apparmor !== undefined) {
       obj.apparmor = SecurityProfile.toJSON(message.apparmor);
     }
-    if (message.seccompProfilePath !== "") {
+    if (message.seccompProfilePath !== undefined) {
       obj.seccompProfilePath = message.seccompProfilePath;
     }
     return obj;
@@ -3818,10 +3818,10 @@ export const SecurityProfile: MessageFns<SecurityProfile> = {
 
   toJSON(message: SecurityProfile): unknown {
     const obj: any = {};
-    if (message.profileType !== 0) {
+    if (message.profileType !== undefined) {
       obj.profileType = securityProfile_ProfileTypeToJSON(message.profileType);
     }
-    if (message.localhostRef !== "") {
+    if (message.localhostRef !== undefined) {
       obj.localhostRef = message.localhostRef;
     }
     return obj;
@@ -3963,7 +3963,7 @@ export const LinuxPodSandboxConfig: MessageFns<LinuxPodSandboxConfig> = {
 
   toJSON(message: LinuxPodSandboxConfig): unknown {
     const obj: any = {};
-    if (message.cgroupParent !== "") {
+    if (message.cgroupParent !== undefined) {
       obj.cgroupParent = message.cgroupParent;
     }
     if (message.securityContext !== undefined) {
@@ -4080,10 +4080,10 @@ export const LinuxPodSandboxConfig_SysctlsEntry: MessageFns<LinuxPodSandboxConfi
 
   toJSON(message: LinuxPodSandboxConfig_SysctlsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -4193,16 +4193,16 @@ export const PodSandboxMetadata: MessageFns<PodSandboxMetadata> = {
 
   toJSON(message: PodSandboxMetadata): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
-    if (message.uid !== "") {
+    if (message.uid !== undefined) {
       obj.uid = message.uid;
     }
-    if (message.namespace !== "") {
+    if (message.namespace !== undefined) {
       obj.namespace = message.namespace;
     }
-    if (message.attempt !== 0) {
+    if (message.attempt !== undefined) {
       obj.attempt = Math.round(message.attempt);
     }
     return obj;
@@ -4427,10 +4427,10 @@ export const PodSandboxConfig: MessageFns<PodSandboxConfig> = {
     if (message.metadata !== undefined) {
       obj.metadata = PodSandboxMetadata.toJSON(message.metadata);
     }
-    if (message.hostname !== "") {
+    if (message.hostname !== undefined) {
       obj.hostname = message.hostname;
     }
-    if (message.logDirectory !== "") {
+    if (message.logDirectory !== undefined) {
       obj.logDirectory = message.logDirectory;
     }
     if (message.dnsConfig !== undefined) {
@@ -4573,10 +4573,10 @@ export const PodSandboxConfig_LabelsEntry: MessageFns<PodSandboxConfig_LabelsEnt
 
   toJSON(message: PodSandboxConfig_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -4658,10 +4658,10 @@ export const PodSandboxConfig_AnnotationsEntry: MessageFns<PodSandboxConfig_Anno
 
   toJSON(message: PodSandboxConfig_AnnotationsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -4754,7 +4754,7 @@ export const RunPodSandboxRequest: MessageFns<RunPodSandboxRequest> = {
     if (message.config !== undefined) {
       obj.config = PodSandboxConfig.toJSON(message.config);
     }
-    if (message.runtimeHandler !== "") {
+    if (message.runtimeHandler !== undefined) {
       obj.runtimeHandler = message.runtimeHandler;
     }
     return obj;
@@ -4830,7 +4830,7 @@ export const RunPodSandboxResponse: MessageFns<RunPodSandboxResponse> = {
 
   toJSON(message: RunPodSandboxResponse): unknown {
     const obj: any = {};
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     return obj;
@@ -4903,7 +4903,7 @@ export const StopPodSandboxRequest: MessageFns<StopPodSandboxRequest> = {
 
   toJSON(message: StopPodSandboxRequest): unknown {
     const obj: any = {};
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     return obj;
@@ -5028,7 +5028,7 @@ export const RemovePodSandboxRequest: MessageFns<RemovePodSandboxRequest> = {
 
   toJSON(message: RemovePodSandboxRequest): unknown {
     const obj: any = {};
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     return obj;
@@ -5165,10 +5165,10 @@ export const PodSandboxStatusRequest: MessageFns<PodSandboxStatusRequest> = {
 
   toJSON(message: PodSandboxStatusRequest): unknown {
     const obj: any = {};
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
-    if (message.verbose !== false) {
+    if (message.verbose !== undefined) {
       obj.verbose = message.verbose;
     }
     return obj;
@@ -5236,7 +5236,7 @@ export const PodIP: MessageFns<PodIP> = {
 
   toJSON(message: PodIP): unknown {
     const obj: any = {};
-    if (message.ip !== "") {
+    if (message.ip !== undefined) {
       obj.ip = message.ip;
     }
     return obj;
@@ -5321,7 +5321,7 @@ export const PodSandboxNetworkStatus: MessageFns<PodSandboxNetworkStatus> = {
 
   toJSON(message: PodSandboxNetworkStatus): unknown {
     const obj: any = {};
-    if (message.ip !== "") {
+    if (message.ip !== undefined) {
       obj.ip = message.ip;
     }
     if (message.additionalIps?.length) {
@@ -5681,16 +5681,16 @@ export const PodSandboxStatus: MessageFns<PodSandboxStatus> = {
 
   toJSON(message: PodSandboxStatus): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
     if (message.metadata !== undefined) {
       obj.metadata = PodSandboxMetadata.toJSON(message.metadata);
     }
-    if (message.state !== 0) {
+    if (message.state !== undefined) {
       obj.state = podSandboxStateToJSON(message.state);
     }
-    if (message.createdAt !== 0n) {
+    if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toString();
     }
     if (message.network !== undefined) {
@@ -5717,7 +5717,7 @@ export const PodSandboxStatus: MessageFns<PodSandboxStatus> = {
         });
       }
     }
-    if (message.runtimeHandler !== "") {
+    if (message.runtimeHandler !== undefined) {
       obj.runtimeHandler = message.runtimeHandler;
     }
     return obj;
@@ -5828,10 +5828,10 @@ export const PodSandboxStatus_LabelsEntry: MessageFns<PodSandboxStatus_LabelsEnt
 
   toJSON(message: PodSandboxStatus_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -5913,10 +5913,10 @@ export const PodSandboxStatus_AnnotationsEntry: MessageFns<PodSandboxStatus_Anno
 
   toJSON(message: PodSandboxStatus_AnnotationsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -6064,7 +6064,7 @@ export const PodSandboxStatusResponse: MessageFns<PodSandboxStatusResponse> = {
     if (message.containersStatuses?.length) {
       obj.containersStatuses = message.containersStatuses.map((e) => ContainerStatus.toJSON(e));
     }
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     return obj;
@@ -6158,10 +6158,10 @@ export const PodSandboxStatusResponse_InfoEntry: MessageFns<PodSandboxStatusResp
 
   toJSON(message: PodSandboxStatusResponse_InfoEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -6233,7 +6233,7 @@ export const PodSandboxStateValue: MessageFns<PodSandboxStateValue> = {
 
   toJSON(message: PodSandboxStateValue): unknown {
     const obj: any = {};
-    if (message.state !== 0) {
+    if (message.state !== undefined) {
       obj.state = podSandboxStateToJSON(message.state);
     }
     return obj;
@@ -6355,7 +6355,7 @@ export const PodSandboxFilter: MessageFns<PodSandboxFilter> = {
 
   toJSON(message: PodSandboxFilter): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
     if (message.state !== undefined) {
@@ -6460,10 +6460,10 @@ export const PodSandboxFilter_LabelSelectorEntry: MessageFns<PodSandboxFilter_La
 
   toJSON(message: PodSandboxFilter_LabelSelectorEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -6721,16 +6721,16 @@ export const PodSandbox: MessageFns<PodSandbox> = {
 
   toJSON(message: PodSandbox): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
     if (message.metadata !== undefined) {
       obj.metadata = PodSandboxMetadata.toJSON(message.metadata);
     }
-    if (message.state !== 0) {
+    if (message.state !== undefined) {
       obj.state = podSandboxStateToJSON(message.state);
     }
-    if (message.createdAt !== 0n) {
+    if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toString();
     }
     if (message.labels) {
@@ -6751,7 +6751,7 @@ export const PodSandbox: MessageFns<PodSandbox> = {
         });
       }
     }
-    if (message.runtimeHandler !== "") {
+    if (message.runtimeHandler !== undefined) {
       obj.runtimeHandler = message.runtimeHandler;
     }
     return obj;
@@ -6856,10 +6856,10 @@ export const PodSandbox_LabelsEntry: MessageFns<PodSandbox_LabelsEntry> = {
 
   toJSON(message: PodSandbox_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -6941,10 +6941,10 @@ export const PodSandbox_AnnotationsEntry: MessageFns<PodSandbox_AnnotationsEntry
 
   toJSON(message: PodSandbox_AnnotationsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -7229,7 +7229,7 @@ export const PodSandboxStatsRequest: MessageFns<PodSandboxStatsRequest> = {
 
   toJSON(message: PodSandboxStatsRequest): unknown {
     const obj: any = {};
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     return obj;
@@ -7408,7 +7408,7 @@ export const PodSandboxStatsFilter: MessageFns<PodSandboxStatsFilter> = {
 
   toJSON(message: PodSandboxStatsFilter): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
     if (message.labelSelector) {
@@ -7507,10 +7507,10 @@ export const PodSandboxStatsFilter_LabelSelectorEntry: MessageFns<PodSandboxStat
 
   toJSON(message: PodSandboxStatsFilter_LabelSelectorEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -7934,7 +7934,7 @@ export const PodSandboxAttributes: MessageFns<PodSandboxAttributes> = {
 
   toJSON(message: PodSandboxAttributes): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
     if (message.metadata !== undefined) {
@@ -8057,10 +8057,10 @@ export const PodSandboxAttributes_LabelsEntry: MessageFns<PodSandboxAttributes_L
 
   toJSON(message: PodSandboxAttributes_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -8146,10 +8146,10 @@ export const PodSandboxAttributes_AnnotationsEntry: MessageFns<PodSandboxAttribu
 
   toJSON(message: PodSandboxAttributes_AnnotationsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -8663,7 +8663,7 @@ export const NetworkUsage: MessageFns<NetworkUsage> = {
 
   toJSON(message: NetworkUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.defaultInterface !== undefined) {
@@ -8775,7 +8775,7 @@ export const WindowsNetworkUsage: MessageFns<WindowsNetworkUsage> = {
 
   toJSON(message: WindowsNetworkUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.defaultInterface !== undefined) {
@@ -8918,7 +8918,7 @@ export const NetworkInterfaceUsage: MessageFns<NetworkInterfaceUsage> = {
 
   toJSON(message: NetworkInterfaceUsage): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
     if (message.rxBytes !== undefined) {
@@ -9075,7 +9075,7 @@ export const WindowsNetworkInterfaceUsage: MessageFns<WindowsNetworkInterfaceUsa
 
   toJSON(message: WindowsNetworkInterfaceUsage): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
     if (message.rxBytes !== undefined) {
@@ -9187,7 +9187,7 @@ export const ProcessUsage: MessageFns<ProcessUsage> = {
 
   toJSON(message: ProcessUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.processCount !== undefined) {
@@ -9281,7 +9281,7 @@ export const WindowsProcessUsage: MessageFns<WindowsProcessUsage> = {
 
   toJSON(message: WindowsProcessUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.processCount !== undefined) {
@@ -9432,7 +9432,7 @@ export const ImageSpec: MessageFns<ImageSpec> = {
 
   toJSON(message: ImageSpec): unknown {
     const obj: any = {};
-    if (message.image !== "") {
+    if (message.image !== undefined) {
       obj.image = message.image;
     }
     if (message.annotations) {
@@ -9444,13 +9444,13 @@ export const ImageSpec: MessageFns<ImageSpec> = {
         });
       }
     }
-    if (message.userSpecifiedImage !== "") {
+    if (message.userSpecifiedImage !== undefined) {
       obj.userSpecifiedImage = message.userSpecifiedImage;
     }
-    if (message.runtimeHandler !== "") {
+    if (message.runtimeHandler !== undefined) {
       obj.runtimeHandler = message.runtimeHandler;
     }
-    if (message.imageRef !== "") {
+    if (message.imageRef !== undefined) {
       obj.imageRef = message.imageRef;
     }
     return obj;
@@ -9543,10 +9543,10 @@ export const ImageSpec_AnnotationsEntry: MessageFns<ImageSpec_AnnotationsEntry> 
 
   toJSON(message: ImageSpec_AnnotationsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -9628,10 +9628,10 @@ export const KeyValue: MessageFns<KeyValue> = {
 
   toJSON(message: KeyValue): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value.length !== 0) {
+    if (message.value !== undefined) {
       obj.value = base64FromBytes(message.value);
     }
     return obj;
@@ -9890,25 +9890,25 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
 
   toJSON(message: LinuxContainerResources): unknown {
     const obj: any = {};
-    if (message.cpuPeriod !== 0n) {
+    if (message.cpuPeriod !== undefined) {
       obj.cpuPeriod = message.cpuPeriod.toString();
     }
-    if (message.cpuQuota !== 0n) {
+    if (message.cpuQuota !== undefined) {
       obj.cpuQuota = message.cpuQuota.toString();
     }
-    if (message.cpuShares !== 0n) {
+    if (message.cpuShares !== undefined) {
       obj.cpuShares = message.cpuShares.toString();
     }
-    if (message.memoryLimitInBytes !== 0n) {
+    if (message.memoryLimitInBytes !== undefined) {
       obj.memoryLimitInBytes = message.memoryLimitInBytes.toString();
     }
-    if (message.oomScoreAdj !== 0n) {
+    if (message.oomScoreAdj !== undefined) {
       obj.oomScoreAdj = message.oomScoreAdj.toString();
     }
-    if (message.cpusetCpus !== "") {
+    if (message.cpusetCpus !== undefined) {
       obj.cpusetCpus = message.cpusetCpus;
     }
-    if (message.cpusetMems !== "") {
+    if (message.cpusetMems !== undefined) {
       obj.cpusetMems = message.cpusetMems;
     }
     if (message.hugepageLimits?.length) {
@@ -9923,7 +9923,7 @@ export const LinuxContainerResources: MessageFns<LinuxContainerResources> = {
         });
       }
     }
-    if (message.memorySwapLimitInBytes !== 0n) {
+    if (message.memorySwapLimitInBytes !== undefined) {
       obj.memorySwapLimitInBytes = message.memorySwapLimitInBytes.toString();
     }
     return obj;
@@ -10028,10 +10028,10 @@ export const LinuxContainerResources_UnifiedEntry: MessageFns<LinuxContainerReso
 
   toJSON(message: LinuxContainerResources_UnifiedEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -10124,10 +10124,10 @@ export const HugepageLimit: MessageFns<HugepageLimit> = {
 
   toJSON(message: HugepageLimit): unknown {
     const obj: any = {};
-    if (message.pageSize !== "") {
+    if (message.pageSize !== undefined) {
       obj.pageSize = message.pageSize;
     }
-    if (message.limit !== 0n) {
+    if (message.limit !== undefined) {
       obj.limit = message.limit.toString();
     }
     return obj;
@@ -10233,16 +10233,16 @@ export const SELinuxOption: MessageFns<SELinuxOption> = {
 
   toJSON(message: SELinuxOption): unknown {
     const obj: any = {};
-    if (message.user !== "") {
+    if (message.user !== undefined) {
       obj.user = message.user;
     }
-    if (message.role !== "") {
+    if (message.role !== undefined) {
       obj.role = message.role;
     }
-    if (message.type !== "") {
+    if (message.type !== undefined) {
       obj.type = message.type;
     }
-    if (message.level !== "") {
+    if (message.level !== undefined) {
       obj.level = message.level;
     }
     return obj;
@@ -10709,7 +10709,7 @@ export const LinuxContainerSecurityContext: MessageFns<LinuxContainerSecurityCon
     if (message.capabilities !== undefined) {
       obj.capabilities = Capability.toJSON(message.capabilities);
     }
-    if (message.privileged !== false) {
+    if (message.privileged !== undefined) {
       obj.privileged = message.privileged;
     }
     if (message.namespaceOptions !== undefined) {
@@ -10724,19 +10724,19 @@ export const LinuxContainerSecurityContext: MessageFns<LinuxContainerSecurityCon
     if (message.runAsGroup !== undefined) {
       obj.runAsGroup = Int64Value.toJSON(message.runAsGroup);
     }
-    if (message.runAsUsername !== "") {
+    if (message.runAsUsername !== undefined) {
       obj.runAsUsername = message.runAsUsername;
     }
-    if (message.readonlyRootfs !== false) {
+    if (message.readonlyRootfs !== undefined) {
       obj.readonlyRootfs = message.readonlyRootfs;
     }
     if (message.supplementalGroups?.length) {
       obj.supplementalGroups = message.supplementalGroups.map((e) => e.toString());
     }
-    if (message.supplementalGroupsPolicy !== 0) {
+    if (message.supplementalGroupsPolicy !== undefined) {
       obj.supplementalGroupsPolicy = supplementalGroupsPolicyToJSON(message.supplementalGroupsPolicy);
     }
-    if (message.noNewPrivs !== false) {
+    if (message.noNewPrivs !== undefined) {
       obj.noNewPrivs = message.noNewPrivs;
     }
     if (message.maskedPaths?.length) {
@@ -10751,10 +10751,10 @@ export const LinuxContainerSecurityContext: MessageFns<LinuxContainerSecurityCon
     if (message.apparmor !== undefined) {
       obj.apparmor = SecurityProfile.toJSON(message.apparmor);
     }
-    if (message.apparmorProfile !== "") {
+    if (message.apparmorProfile !== undefined) {
       obj.apparmorProfile = message.apparmorProfile;
     }
-    if (message.seccompProfilePath !== "") {
+    if (message.seccompProfilePath !== undefined) {
       obj.seccompProfilePath = message.seccompProfilePath;
     }
     return obj;
@@ -10999,10 +10999,10 @@ export const LinuxContainerUser: MessageFns<LinuxContainerUser> = {
 
   toJSON(message: LinuxContainerUser): unknown {
     const obj: any = {};
-    if (message.uid !== 0n) {
+    if (message.uid !== undefined) {
       obj.uid = message.uid.toString();
     }
-    if (message.gid !== 0n) {
+    if (message.gid !== undefined) {
       obj.gid = message.gid.toString();
     }
     if (message.supplementalGroups?.length) {
@@ -11074,7 +11074,7 @@ export const WindowsNamespaceOption: MessageFns<WindowsNamespaceOption> = {
 
   toJSON(message: WindowsNamespaceOption): unknown {
     const obj: any = {};
-    if (message.network !== 0) {
+    if (message.network !== undefined) {
       obj.network = namespaceModeToJSON(message.network);
     }
     return obj;
@@ -11195,13 +11195,13 @@ export const WindowsSandboxSecurityContext: MessageFns<WindowsSandboxSecurityCon
 
   toJSON(message: WindowsSandboxSecurityContext): unknown {
     const obj: any = {};
-    if (message.runAsUsername !== "") {
+    if (message.runAsUsername !== undefined) {
       obj.runAsUsername = message.runAsUsername;
     }
-    if (message.credentialSpec !== "") {
+    if (message.credentialSpec !== undefined) {
       obj.credentialSpec = message.credentialSpec;
     }
-    if (message.hostProcess !== false) {
+    if (message.hostProcess !== undefined) {
       obj.hostProcess = message.hostProcess;
     }
     if (message.namespaceOptions !== undefined) {
@@ -11391,13 +11391,13 @@ export const WindowsContainerSecurityContext: MessageFns<WindowsContainerSecurit
 
   toJSON(message: WindowsContainerSecurityContext): unknown {
     const obj: any = {};
-    if (message.runAsUsername !== "") {
+    if (message.runAsUsername !== undefined) {
       obj.runAsUsername = message.runAsUsername;
     }
-    if (message.credentialSpec !== "") {
+    if (message.credentialSpec !== undefined) {
       obj.credentialSpec = message.credentialSpec;
     }
-    if (message.hostProcess !== false) {
+    if (message.hostProcess !== undefined) {
       obj.hostProcess = message.hostProcess;
     }
     return obj;
@@ -11669,19 +11669,19 @@ export const WindowsContainerResources: MessageFns<WindowsContainerResources> = 
 
   toJSON(message: WindowsContainerResources): unknown {
     const obj: any = {};
-    if (message.cpuShares !== 0n) {
+    if (message.cpuShares !== undefined) {
       obj.cpuShares = message.cpuShares.toString();
     }
-    if (message.cpuCount !== 0n) {
+    if (message.cpuCount !== undefined) {
       obj.cpuCount = message.cpuCount.toString();
     }
-    if (message.cpuMaximum !== 0n) {
+    if (message.cpuMaximum !== undefined) {
       obj.cpuMaximum = message.cpuMaximum.toString();
     }
-    if (message.memoryLimitInBytes !== 0n) {
+    if (message.memoryLimitInBytes !== undefined) {
       obj.memoryLimitInBytes = message.memoryLimitInBytes.toString();
     }
-    if (message.rootfsSizeInBytes !== 0n) {
+    if (message.rootfsSizeInBytes !== undefined) {
       obj.rootfsSizeInBytes = message.rootfsSizeInBytes.toString();
     }
     if (message.affinityCpus?.length) {
@@ -11783,10 +11783,10 @@ export const WindowsCpuGroupAffinity: MessageFns<WindowsCpuGroupAffinity> = {
 
   toJSON(message: WindowsCpuGroupAffinity): unknown {
     const obj: any = {};
-    if (message.cpuMask !== 0n) {
+    if (message.cpuMask !== undefined) {
       obj.cpuMask = message.cpuMask.toString();
     }
-    if (message.cpuGroup !== 0) {
+    if (message.cpuGroup !== undefined) {
       obj.cpuGroup = Math.round(message.cpuGroup);
     }
     return obj;
@@ -11868,10 +11868,10 @@ export const ContainerMetadata: MessageFns<ContainerMetadata> = {
 
   toJSON(message: ContainerMetadata): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
-    if (message.attempt !== 0) {
+    if (message.attempt !== undefined) {
       obj.attempt = Math.round(message.attempt);
     }
     return obj;
@@ -11973,13 +11973,13 @@ export const Device: MessageFns<Device> = {
 
   toJSON(message: Device): unknown {
     const obj: any = {};
-    if (message.containerPath !== "") {
+    if (message.containerPath !== undefined) {
       obj.containerPath = message.containerPath;
     }
-    if (message.hostPath !== "") {
+    if (message.hostPath !== undefined) {
       obj.hostPath = message.hostPath;
     }
-    if (message.permissions !== "") {
+    if (message.permissions !== undefined) {
       obj.permissions = message.permissions;
     }
     return obj;
@@ -12048,7 +12048,7 @@ export const CDIDevice: MessageFns<CDIDevice> = {
 
   toJSON(message: CDIDevice): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
     return obj;
@@ -12404,7 +12404,7 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
     if (message.args?.length) {
       obj.args = message.args;
     }
-    if (message.workingDir !== "") {
+    if (message.workingDir !== undefined) {
       obj.workingDir = message.workingDir;
     }
     if (message.envs?.length) {
@@ -12434,16 +12434,16 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
         });
       }
     }
-    if (message.logPath !== "") {
+    if (message.logPath !== undefined) {
       obj.logPath = message.logPath;
     }
-    if (message.stdin !== false) {
+    if (message.stdin !== undefined) {
       obj.stdin = message.stdin;
     }
-    if (message.stdinOnce !== false) {
+    if (message.stdinOnce !== undefined) {
       obj.stdinOnce = message.stdinOnce;
     }
-    if (message.tty !== false) {
+    if (message.tty !== undefined) {
       obj.tty = message.tty;
     }
     if (message.linux !== undefined) {
@@ -12455,7 +12455,7 @@ export const ContainerConfig: MessageFns<ContainerConfig> = {
     if (message.CDIDevices?.length) {
       obj.CDIDevices = message.CDIDevices.map((e) => CDIDevice.toJSON(e));
     }
-    if (message.stopSignal !== 0) {
+    if (message.stopSignal !== undefined) {
       obj.stopSignal = signalToJSON(message.stopSignal);
     }
     return obj;
@@ -12577,10 +12577,10 @@ export const ContainerConfig_LabelsEntry: MessageFns<ContainerConfig_LabelsEntry
 
   toJSON(message: ContainerConfig_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -12662,10 +12662,10 @@ export const ContainerConfig_AnnotationsEntry: MessageFns<ContainerConfig_Annota
 
   toJSON(message: ContainerConfig_AnnotationsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -12771,7 +12771,7 @@ export const CreateContainerRequest: MessageFns<CreateContainerRequest> = {
 
   toJSON(message: CreateContainerRequest): unknown {
     const obj: any = {};
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     if (message.config !== undefined) {
@@ -12856,7 +12856,7 @@ export const CreateContainerResponse: MessageFns<CreateContainerResponse> = {
 
   toJSON(message: CreateContainerResponse): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
     return obj;
@@ -12929,7 +12929,7 @@ export const StartContainerRequest: MessageFns<StartContainerRequest> = {
 
   toJSON(message: StartContainerRequest): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
     return obj;
@@ -13069,10 +13069,10 @@ export const StopContainerRequest: MessageFns<StopContainerRequest> = {
 
   toJSON(message: StopContainerRequest): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
-    if (message.timeout !== 0n) {
+    if (message.timeout !== undefined) {
       obj.timeout = message.timeout.toString();
     }
     return obj;
@@ -13198,7 +13198,7 @@ export const RemoveContainerRequest: MessageFns<RemoveContainerRequest> = {
 
   toJSON(message: RemoveContainerRequest): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
     return obj;
@@ -13317,7 +13317,7 @@ export const ContainerStateValue: MessageFns<ContainerStateValue> = {
 
   toJSON(message: ContainerStateValue): unknown {
     const obj: any = {};
-    if (message.state !== 0) {
+    if (message.state !== undefined) {
       obj.state = containerStateToJSON(message.state);
     }
     return obj;
@@ -13455,13 +13455,13 @@ export const ContainerFilter: MessageFns<ContainerFilter> = {
 
   toJSON(message: ContainerFilter): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
     if (message.state !== undefined) {
       obj.state = ContainerStateValue.toJSON(message.state);
     }
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     if (message.labelSelector) {
@@ -13564,10 +13564,10 @@ export const ContainerFilter_LabelSelectorEntry: MessageFns<ContainerFilter_Labe
 
   toJSON(message: ContainerFilter_LabelSelectorEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -13880,10 +13880,10 @@ export const Container: MessageFns<Container> = {
 
   toJSON(message: Container): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     if (message.metadata !== undefined) {
@@ -13892,13 +13892,13 @@ export const Container: MessageFns<Container> = {
     if (message.image !== undefined) {
       obj.image = ImageSpec.toJSON(message.image);
     }
-    if (message.imageRef !== "") {
+    if (message.imageRef !== undefined) {
       obj.imageRef = message.imageRef;
     }
-    if (message.state !== 0) {
+    if (message.state !== undefined) {
       obj.state = containerStateToJSON(message.state);
     }
-    if (message.createdAt !== 0n) {
+    if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toString();
     }
     if (message.labels) {
@@ -13919,7 +13919,7 @@ export const Container: MessageFns<Container> = {
         });
       }
     }
-    if (message.imageId !== "") {
+    if (message.imageId !== undefined) {
       obj.imageId = message.imageId;
     }
     return obj;
@@ -14029,10 +14029,10 @@ export const Container_LabelsEntry: MessageFns<Container_LabelsEntry> = {
 
   toJSON(message: Container_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -14114,10 +14114,10 @@ export const Container_AnnotationsEntry: MessageFns<Container_AnnotationsEntry> 
 
   toJSON(message: Container_AnnotationsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -14414,10 +14414,10 @@ export const ContainerStatusRequest: MessageFns<ContainerStatusRequest> = {
 
   toJSON(message: ContainerStatusRequest): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
-    if (message.verbose !== false) {
+    if (message.verbose !== undefined) {
       obj.verbose = message.verbose;
     }
     return obj;
@@ -14798,37 +14798,37 @@ export const ContainerStatus: MessageFns<ContainerStatus> = {
 
   toJSON(message: ContainerStatus): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
     if (message.metadata !== undefined) {
       obj.metadata = ContainerMetadata.toJSON(message.metadata);
     }
-    if (message.state !== 0) {
+    if (message.state !== undefined) {
       obj.state = containerStateToJSON(message.state);
     }
-    if (message.createdAt !== 0n) {
+    if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toString();
     }
-    if (message.startedAt !== 0n) {
+    if (message.startedAt !== undefined) {
       obj.startedAt = message.startedAt.toString();
     }
-    if (message.finishedAt !== 0n) {
+    if (message.finishedAt !== undefined) {
       obj.finishedAt = message.finishedAt.toString();
     }
-    if (message.exitCode !== 0) {
+    if (message.exitCode !== undefined) {
       obj.exitCode = Math.round(message.exitCode);
     }
     if (message.image !== undefined) {
       obj.image = ImageSpec.toJSON(message.image);
     }
-    if (message.imageRef !== "") {
+    if (message.imageRef !== undefined) {
       obj.imageRef = message.imageRef;
     }
-    if (message.reason !== "") {
+    if (message.reason !== undefined) {
       obj.reason = message.reason;
     }
-    if (message.message !== "") {
+    if (message.message !== undefined) {
       obj.message = message.message;
     }
     if (message.labels) {
@@ -14852,19 +14852,19 @@ export const ContainerStatus: MessageFns<ContainerStatus> = {
     if (message.mounts?.length) {
       obj.mounts = message.mounts.map((e) => Mount.toJSON(e));
     }
-    if (message.logPath !== "") {
+    if (message.logPath !== undefined) {
       obj.logPath = message.logPath;
     }
     if (message.resources !== undefined) {
       obj.resources = ContainerResources.toJSON(message.resources);
     }
-    if (message.imageId !== "") {
+    if (message.imageId !== undefined) {
       obj.imageId = message.imageId;
     }
     if (message.user !== undefined) {
       obj.user = ContainerUser.toJSON(message.user);
     }
-    if (message.stopSignal !== 0) {
+    if (message.stopSignal !== undefined) {
       obj.stopSignal = signalToJSON(message.stopSignal);
     }
     return obj;
@@ -14989,10 +14989,10 @@ export const ContainerStatus_LabelsEntry: MessageFns<ContainerStatus_LabelsEntry
 
   toJSON(message: ContainerStatus_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -15074,10 +15074,10 @@ export const ContainerStatus_AnnotationsEntry: MessageFns<ContainerStatus_Annota
 
   toJSON(message: ContainerStatus_AnnotationsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -15280,10 +15280,10 @@ export const ContainerStatusResponse_InfoEntry: MessageFns<ContainerStatusRespon
 
   toJSON(message: ContainerStatusResponse_InfoEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -15572,7 +15572,7 @@ export const UpdateContainerResourcesRequest: MessageFns<UpdateContainerResource
 
   toJSON(message: UpdateContainerResourcesRequest): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
     if (message.linux !== undefined) {
@@ -15690,10 +15690,10 @@ export const UpdateContainerResourcesRequest_AnnotationsEntry: MessageFns<
 
   toJSON(message: UpdateContainerResourcesRequest_AnnotationsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -15854,13 +15854,13 @@ export const ExecSyncRequest: MessageFns<ExecSyncRequest> = {
 
   toJSON(message: ExecSyncRequest): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
     if (message.cmd?.length) {
       obj.cmd = message.cmd;
     }
-    if (message.timeout !== 0n) {
+    if (message.timeout !== undefined) {
       obj.timeout = message.timeout.toString();
     }
     return obj;
@@ -15959,13 +15959,13 @@ export const ExecSyncResponse: MessageFns<ExecSyncResponse> = {
 
   toJSON(message: ExecSyncResponse): unknown {
     const obj: any = {};
-    if (message.stdout.length !== 0) {
+    if (message.stdout !== undefined) {
       obj.stdout = base64FromBytes(message.stdout);
     }
-    if (message.stderr.length !== 0) {
+    if (message.stderr !== undefined) {
       obj.stderr = base64FromBytes(message.stderr);
     }
-    if (message.exitCode !== 0) {
+    if (message.exitCode !== undefined) {
       obj.exitCode = Math.round(message.exitCode);
     }
     return obj;
@@ -16100,22 +16100,22 @@ export const ExecRequest: MessageFns<ExecRequest> = {
 
   toJSON(message: ExecRequest): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
     if (message.cmd?.length) {
       obj.cmd = message.cmd;
     }
-    if (message.tty !== false) {
+    if (message.tty !== undefined) {
       obj.tty = message.tty;
     }
-    if (message.stdin !== false) {
+    if (message.stdin !== undefined) {
       obj.stdin = message.stdin;
     }
-    if (message.stdout !== false) {
+    if (message.stdout !== undefined) {
       obj.stdout = message.stdout;
     }
-    if (message.stderr !== false) {
+    if (message.stderr !== undefined) {
       obj.stderr = message.stderr;
     }
     return obj;
@@ -16187,7 +16187,7 @@ export const ExecResponse: MessageFns<ExecResponse> = {
 
   toJSON(message: ExecResponse): unknown {
     const obj: any = {};
-    if (message.url !== "") {
+    if (message.url !== undefined) {
       obj.url = message.url;
     }
     return obj;
@@ -16308,19 +16308,19 @@ export const AttachRequest: MessageFns<AttachRequest> = {
 
   toJSON(message: AttachRequest): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
-    if (message.stdin !== false) {
+    if (message.stdin !== undefined) {
       obj.stdin = message.stdin;
     }
-    if (message.tty !== false) {
+    if (message.tty !== undefined) {
       obj.tty = message.tty;
     }
-    if (message.stdout !== false) {
+    if (message.stdout !== undefined) {
       obj.stdout = message.stdout;
     }
-    if (message.stderr !== false) {
+    if (message.stderr !== undefined) {
       obj.stderr = message.stderr;
     }
     return obj;
@@ -16391,7 +16391,7 @@ export const AttachResponse: MessageFns<AttachResponse> = {
 
   toJSON(message: AttachResponse): unknown {
     const obj: any = {};
-    if (message.url !== "") {
+    if (message.url !== undefined) {
       obj.url = message.url;
     }
     return obj;
@@ -16490,7 +16490,7 @@ export const PortForwardRequest: MessageFns<PortForwardRequest> = {
 
   toJSON(message: PortForwardRequest): unknown {
     const obj: any = {};
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     if (message.port?.length) {
@@ -16561,7 +16561,7 @@ export const PortForwardResponse: MessageFns<PortForwardResponse> = {
 
   toJSON(message: PortForwardResponse): unknown {
     const obj: any = {};
-    if (message.url !== "") {
+    if (message.url !== undefined) {
       obj.url = message.url;
     }
     return obj;
@@ -16872,7 +16872,7 @@ export const Image: MessageFns<Image> = {
 
   toJSON(message: Image): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
     if (message.repoTags?.length) {
@@ -16881,19 +16881,19 @@ export const Image: MessageFns<Image> = {
     if (message.repoDigests?.length) {
       obj.repoDigests = message.repoDigests;
     }
-    if (message.size !== 0n) {
+    if (message.size !== undefined) {
       obj.size = message.size.toString();
     }
     if (message.uid !== undefined) {
       obj.uid = Int64Value.toJSON(message.uid);
     }
-    if (message.username !== "") {
+    if (message.username !== undefined) {
       obj.username = message.username;
     }
     if (message.spec !== undefined) {
       obj.spec = ImageSpec.toJSON(message.spec);
     }
-    if (message.pinned !== false) {
+    if (message.pinned !== undefined) {
       obj.pinned = message.pinned;
     }
     return obj;
@@ -17187,7 +17187,7 @@ export const ImageStatusRequest: MessageFns<ImageStatusRequest> = {
     if (message.image !== undefined) {
       obj.image = ImageSpec.toJSON(message.image);
     }
-    if (message.verbose !== false) {
+    if (message.verbose !== undefined) {
       obj.verbose = message.verbose;
     }
     return obj;
@@ -17386,10 +17386,10 @@ export const ImageStatusResponse_InfoEntry: MessageFns<ImageStatusResponse_InfoE
 
   toJSON(message: ImageStatusResponse_InfoEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -17533,22 +17533,22 @@ export const AuthConfig: MessageFns<AuthConfig> = {
 
   toJSON(message: AuthConfig): unknown {
     const obj: any = {};
-    if (message.username !== "") {
+    if (message.username !== undefined) {
       obj.username = message.username;
     }
-    if (message.password !== "") {
+    if (message.password !== undefined) {
       obj.password = message.password;
     }
-    if (message.auth !== "") {
+    if (message.auth !== undefined) {
       obj.auth = message.auth;
     }
-    if (message.serverAddress !== "") {
+    if (message.serverAddress !== undefined) {
       obj.serverAddress = message.serverAddress;
     }
-    if (message.identityToken !== "") {
+    if (message.identityToken !== undefined) {
       obj.identityToken = message.identityToken;
     }
-    if (message.registryToken !== "") {
+    if (message.registryToken !== undefined) {
       obj.registryToken = message.registryToken;
     }
     return obj;
@@ -17737,7 +17737,7 @@ export const PullImageResponse: MessageFns<PullImageResponse> = {
 
   toJSON(message: PullImageResponse): unknown {
     const obj: any = {};
-    if (message.imageRef !== "") {
+    if (message.imageRef !== undefined) {
       obj.imageRef = message.imageRef;
     }
     return obj;
@@ -17931,7 +17931,7 @@ export const NetworkConfig: MessageFns<NetworkConfig> = {
 
   toJSON(message: NetworkConfig): unknown {
     const obj: any = {};
-    if (message.podCidr !== "") {
+    if (message.podCidr !== undefined) {
       obj.podCidr = message.podCidr;
     }
     return obj;
@@ -18238,16 +18238,16 @@ export const RuntimeCondition: MessageFns<RuntimeCondition> = {
 
   toJSON(message: RuntimeCondition): unknown {
     const obj: any = {};
-    if (message.type !== "") {
+    if (message.type !== undefined) {
       obj.type = message.type;
     }
-    if (message.status !== false) {
+    if (message.status !== undefined) {
       obj.status = message.status;
     }
-    if (message.reason !== "") {
+    if (message.reason !== undefined) {
       obj.reason = message.reason;
     }
-    if (message.message !== "") {
+    if (message.message !== undefined) {
       obj.message = message.message;
     }
     return obj;
@@ -18388,7 +18388,7 @@ export const StatusRequest: MessageFns<StatusRequest> = {
 
   toJSON(message: StatusRequest): unknown {
     const obj: any = {};
-    if (message.verbose !== false) {
+    if (message.verbose !== undefined) {
       obj.verbose = message.verbose;
     }
     return obj;
@@ -18477,10 +18477,10 @@ export const RuntimeHandlerFeatures: MessageFns<RuntimeHandlerFeatures> = {
 
   toJSON(message: RuntimeHandlerFeatures): unknown {
     const obj: any = {};
-    if (message.recursiveReadOnlyMounts !== false) {
+    if (message.recursiveReadOnlyMounts !== undefined) {
       obj.recursiveReadOnlyMounts = message.recursiveReadOnlyMounts;
     }
-    if (message.userNamespaces !== false) {
+    if (message.userNamespaces !== undefined) {
       obj.userNamespaces = message.userNamespaces;
     }
     return obj;
@@ -18562,7 +18562,7 @@ export const RuntimeHandler: MessageFns<RuntimeHandler> = {
 
   toJSON(message: RuntimeHandler): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
     if (message.features !== undefined) {
@@ -18673,13 +18673,13 @@ export const RuntimeFeatures: MessageFns<RuntimeFeatures> = {
 
   toJSON(message: RuntimeFeatures): unknown {
     const obj: any = {};
-    if (message.supplementalGroupsPolicy !== false) {
+    if (message.supplementalGroupsPolicy !== undefined) {
       obj.supplementalGroupsPolicy = message.supplementalGroupsPolicy;
     }
-    if (message.userNamespacesHostNetwork !== false) {
+    if (message.userNamespacesHostNetwork !== undefined) {
       obj.userNamespacesHostNetwork = message.userNamespacesHostNetwork;
     }
-    if (message.mountOptions !== false) {
+    if (message.mountOptions !== undefined) {
       obj.mountOptions = message.mountOptions;
     }
     return obj;
@@ -18917,10 +18917,10 @@ export const StatusResponse_InfoEntry: MessageFns<StatusResponse_InfoEntry> = {
 
   toJSON(message: StatusResponse_InfoEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -19043,7 +19043,7 @@ export const UInt64Value: MessageFns<UInt64Value> = {
 
   toJSON(message: UInt64Value): unknown {
     const obj: any = {};
-    if (message.value !== 0n) {
+    if (message.value !== undefined) {
       obj.value = message.value.toString();
     }
     return obj;
@@ -19110,7 +19110,7 @@ export const FilesystemIdentifier: MessageFns<FilesystemIdentifier> = {
 
   toJSON(message: FilesystemIdentifier): unknown {
     const obj: any = {};
-    if (message.mountpoint !== "") {
+    if (message.mountpoint !== undefined) {
       obj.mountpoint = message.mountpoint;
     }
     return obj;
@@ -19230,7 +19230,7 @@ export const FilesystemUsage: MessageFns<FilesystemUsage> = {
 
   toJSON(message: FilesystemUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.fsId !== undefined) {
@@ -19352,7 +19352,7 @@ export const WindowsFilesystemUsage: MessageFns<WindowsFilesystemUsage> = {
 
   toJSON(message: WindowsFilesystemUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.fsId !== undefined) {
@@ -19530,7 +19530,7 @@ export const ContainerStatsRequest: MessageFns<ContainerStatsRequest> = {
 
   toJSON(message: ContainerStatsRequest): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
     return obj;
@@ -19794,10 +19794,10 @@ export const ContainerStatsFilter: MessageFns<ContainerStatsFilter> = {
 
   toJSON(message: ContainerStatsFilter): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     if (message.labelSelector) {
@@ -19897,10 +19897,10 @@ export const ContainerStatsFilter_LabelSelectorEntry: MessageFns<ContainerStatsF
 
   toJSON(message: ContainerStatsFilter_LabelSelectorEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -20253,7 +20253,7 @@ export const ContainerAttributes: MessageFns<ContainerAttributes> = {
 
   toJSON(message: ContainerAttributes): unknown {
     const obj: any = {};
-    if (message.id !== "") {
+    if (message.id !== undefined) {
       obj.id = message.id;
     }
     if (message.metadata !== undefined) {
@@ -20376,10 +20376,10 @@ export const ContainerAttributes_LabelsEntry: MessageFns<ContainerAttributes_Lab
 
   toJSON(message: ContainerAttributes_LabelsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -20463,10 +20463,10 @@ export const ContainerAttributes_AnnotationsEntry: MessageFns<ContainerAttribute
 
   toJSON(message: ContainerAttributes_AnnotationsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -20959,16 +20959,16 @@ export const PsiData: MessageFns<PsiData> = {
 
   toJSON(message: PsiData): unknown {
     const obj: any = {};
-    if (message.Total !== 0n) {
+    if (message.Total !== undefined) {
       obj.Total = message.Total.toString();
     }
-    if (message.Avg10 !== 0) {
+    if (message.Avg10 !== undefined) {
       obj.Avg10 = floatToJson(message.Avg10);
     }
-    if (message.Avg60 !== 0) {
+    if (message.Avg60 !== undefined) {
       obj.Avg60 = floatToJson(message.Avg60);
     }
-    if (message.Avg300 !== 0) {
+    if (message.Avg300 !== undefined) {
       obj.Avg300 = floatToJson(message.Avg300);
     }
     return obj;
@@ -21087,7 +21087,7 @@ export const CpuUsage: MessageFns<CpuUsage> = {
 
   toJSON(message: CpuUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.usageCoreNanoSeconds !== undefined) {
@@ -21207,7 +21207,7 @@ export const WindowsCpuUsage: MessageFns<WindowsCpuUsage> = {
 
   toJSON(message: WindowsCpuUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.usageCoreNanoSeconds !== undefined) {
@@ -21408,7 +21408,7 @@ export const MemoryUsage: MessageFns<MemoryUsage> = {
 
   toJSON(message: MemoryUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.workingSetBytes !== undefined) {
@@ -21532,7 +21532,7 @@ export const IoUsage: MessageFns<IoUsage> = {
 
   toJSON(message: IoUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.psi !== undefined) {
@@ -21640,7 +21640,7 @@ export const SwapUsage: MessageFns<SwapUsage> = {
 
   toJSON(message: SwapUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.swapAvailableBytes !== undefined) {
@@ -21794,7 +21794,7 @@ export const WindowsMemoryUsage: MessageFns<WindowsMemoryUsage> = {
 
   toJSON(message: WindowsMemoryUsage): unknown {
     const obj: any = {};
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
     if (message.workingSetBytes !== undefined) {
@@ -21891,7 +21891,7 @@ export const ReopenContainerLogRequest: MessageFns<ReopenContainerLogRequest> = 
 
   toJSON(message: ReopenContainerLogRequest): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
     return obj;
@@ -22043,13 +22043,13 @@ export const CheckpointContainerRequest: MessageFns<CheckpointContainerRequest> 
 
   toJSON(message: CheckpointContainerRequest): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
-    if (message.location !== "") {
+    if (message.location !== undefined) {
       obj.location = message.location;
     }
-    if (message.timeout !== 0n) {
+    if (message.timeout !== undefined) {
       obj.timeout = message.timeout.toString();
     }
     return obj;
@@ -22236,10 +22236,10 @@ export const CheckpointPodRequest: MessageFns<CheckpointPodRequest> = {
 
   toJSON(message: CheckpointPodRequest): unknown {
     const obj: any = {};
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
-    if (message.outputPath !== "") {
+    if (message.outputPath !== undefined) {
       obj.outputPath = message.outputPath;
     }
     if (message.containerIds?.length) {
@@ -22343,10 +22343,10 @@ export const CheckpointPodRequest_OptionsEntry: MessageFns<CheckpointPodRequest_
 
   toJSON(message: CheckpointPodRequest_OptionsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -22548,13 +22548,13 @@ export const RestorePodRequest: MessageFns<RestorePodRequest> = {
 
   toJSON(message: RestorePodRequest): unknown {
     const obj: any = {};
-    if (message.checkpointPath !== "") {
+    if (message.checkpointPath !== undefined) {
       obj.checkpointPath = message.checkpointPath;
     }
     if (message.config !== undefined) {
       obj.config = PodSandboxConfig.toJSON(message.config);
     }
-    if (message.runtimeHandler !== "") {
+    if (message.runtimeHandler !== undefined) {
       obj.runtimeHandler = message.runtimeHandler;
     }
     if (message.options) {
@@ -22661,10 +22661,10 @@ export const RestorePodRequest_OptionsEntry: MessageFns<RestorePodRequest_Option
 
   toJSON(message: RestorePodRequest_OptionsEntry): unknown {
     const obj: any = {};
-    if (message.key !== "") {
+    if (message.key !== undefined) {
       obj.key = message.key;
     }
-    if (message.value !== "") {
+    if (message.value !== undefined) {
       obj.value = message.value;
     }
     return obj;
@@ -22752,10 +22752,10 @@ export const RestoredContainer: MessageFns<RestoredContainer> = {
 
   toJSON(message: RestoredContainer): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
     return obj;
@@ -22845,7 +22845,7 @@ export const RestorePodResponse: MessageFns<RestorePodResponse> = {
 
   toJSON(message: RestorePodResponse): unknown {
     const obj: any = {};
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     if (message.restoredContainers?.length) {
@@ -23041,13 +23041,13 @@ export const ContainerEventResponse: MessageFns<ContainerEventResponse> = {
 
   toJSON(message: ContainerEventResponse): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
-    if (message.containerEventType !== 0) {
+    if (message.containerEventType !== undefined) {
       obj.containerEventType = containerEventTypeToJSON(message.containerEventType);
     }
-    if (message.createdAt !== 0n) {
+    if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toString();
     }
     if (message.podSandboxStatus !== undefined) {
@@ -23281,10 +23281,10 @@ export const MetricDescriptor: MessageFns<MetricDescriptor> = {
 
   toJSON(message: MetricDescriptor): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
-    if (message.help !== "") {
+    if (message.help !== undefined) {
       obj.help = message.help;
     }
     if (message.labelKeys?.length) {
@@ -23644,7 +23644,7 @@ export const PodSandboxMetrics: MessageFns<PodSandboxMetrics> = {
 
   toJSON(message: PodSandboxMetrics): unknown {
     const obj: any = {};
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     if (message.metrics?.length) {
@@ -23737,7 +23737,7 @@ export const ContainerMetrics: MessageFns<ContainerMetrics> = {
 
   toJSON(message: ContainerMetrics): unknown {
     const obj: any = {};
-    if (message.containerId !== "") {
+    if (message.containerId !== undefined) {
       obj.containerId = message.containerId;
     }
     if (message.metrics?.length) {
@@ -23869,13 +23869,13 @@ export const Metric: MessageFns<Metric> = {
 
   toJSON(message: Metric): unknown {
     const obj: any = {};
-    if (message.name !== "") {
+    if (message.name !== undefined) {
       obj.name = message.name;
     }
-    if (message.timestamp !== 0n) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = message.timestamp.toString();
     }
-    if (message.metricType !== 0) {
+    if (message.metricType !== undefined) {
       obj.metricType = metricTypeToJSON(message.metricType);
     }
     if (message.labelValues?.length) {
@@ -24081,7 +24081,7 @@ export const LinuxRuntimeConfiguration: MessageFns<LinuxRuntimeConfiguration> = 
 
   toJSON(message: LinuxRuntimeConfiguration): unknown {
     const obj: any = {};
-    if (message.cgroupDriver !== 0) {
+    if (message.cgroupDriver !== undefined) {
       obj.cgroupDriver = cgroupDriverToJSON(message.cgroupDriver);
     }
     return obj;
@@ -24178,7 +24178,7 @@ export const UpdatePodSandboxResourcesRequest: MessageFns<UpdatePodSandboxResour
 
   toJSON(message: UpdatePodSandboxResourcesRequest): unknown {
     const obj: any = {};
-    if (message.podSandboxId !== "") {
+    if (message.podSandboxId !== undefined) {
       obj.podSandboxId = message.podSandboxId;
     }
     if (message.overhead !== undefined) {
