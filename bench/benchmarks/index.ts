@@ -1,0 +1,10 @@
+/**
+ * Every benchmark, in run order. To add one: write bench/benchmarks/<name>.ts exporting a Benchmark
+ * (see bench/benchmark.ts) and append it here.
+ */
+import type { Benchmark } from '../benchmark.js';
+import { coldStart } from './cold-start.js';
+import { idleRss } from './idle-rss.js';
+import { versionLatency } from './version-latency.js';
+
+export const BENCHMARKS: readonly Benchmark[] = Object.freeze([coldStart, versionLatency, idleRss]);

@@ -1,0 +1,50 @@
+/**
+ * The one CRI client every benchmark uses, for Berth and containerd alike, so both are measured through the
+ * same call path: the generated grpc-js RuntimeService client (src/api/gen/cri.ts).
+ */
+import { Metadata, credentials } from '@grpc/grpc-js';
+import type { ChannelOptions } from '@grpc/grpc-js';
+import { RuntimeServiceClient } from '../src/api/gen/cri.js';
+import type { VersionResponse } from '../src/api/gen/cri.js';
+
+export type { VersionResponse } from '../src/api/gen/cri.js';
+
+/** What the kubelet sends as its runtime API version (kubelet's runtimeAPIVersion). */
+const KUBELET_API_VERSION = '0.1.0';
+
+export interface CriClientOptions {
+  /**
+   * Give this client its own subchannel (grpc.use_local_subchannel_pool). grpc-js otherwise shares
+   * subchannels between clients of one target, and a subchannel whose connect failed waits out a
+   * reconnect backoff (1 s and growing): a readiness poll would then measure the backoff, not the daemon.
+   */
+  readonly isolated?: boolean;
+}
+
+export interface CallOptionsMs {
+  readonly deadlineMs?: number;
+}
+
+export class CriClient {
+  private readonly client: RuntimeServiceClient;
+
+  /** endpoint: unix:///path/to.sock */
+  constructor(endpoint: string, options: CriClientOptions = {}) {
+    const channelOptions: ChannelOptions = options.isolated ? { 'grpc.use_local_subchannel_pool': 1 } : {};
+    this.client = new RuntimeServiceClient(endpoint, credentials.createInsecure(), channelOptions);
+  }
+
+  version(options: CallOptionsMs = {}): Promise<VersionResponse> {
+    const deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs;
+    return new Promise((resolve, reject) => {
+      this.client.version({ version: KUBELET_API_VERSION }, new Metadata(), { deadline }, (err, response) => {
+        if (err) reject(err);
+        else resolve(response);
+      });
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

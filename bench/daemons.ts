@@ -1,0 +1,377 @@
+/**
+ * Starting and stopping the daemons under test. Each start gets a fresh temp dir (root, state, socket, CNI
+ * conf dir, config file) under the OS temp dir; stop() sends SIGTERM, SIGKILL after 10 s, then removes the
+ * dir (unless something is still mounted below it). A DaemonPool tracks live daemons so an interrupted run
+ * stops them all.
+ *
+ * start() returns as soon as the process is spawned, with spawnedAtNs taken just before spawn(); waitReady()
+ * polls CRI Version until it answers. Both daemons go through the same code here and the same CriClient.
+ */
+import { spawn, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { CriClient } from './cri-client.js';
+import { BERTHD_MAIN, CONTAINERD_BIN, PACKAGE_JSON, REPO_ROOT } from './paths.js';
+
+const execFileAsync = promisify(execFile);
+
+export const DAEMON_NAMES = ['berth', 'containerd'] as const;
+export type DaemonName = (typeof DAEMON_NAMES)[number];
+
+const STOP_GRACE_MS = 10_000;
+const KILL_WAIT_MS = 5_000;
+const STDERR_TAIL_BYTES = 16 * 1024;
+
+/** A running daemon under test. */
+export interface Daemon {
+  readonly name: DaemonName;
+  /** unix:///…/x.sock */
+  readonly endpoint: string;
+  readonly pid: number;
+  /** process.hrtime.bigint() just before spawn(). */
+  readonly spawnedAtNs: bigint;
+  /** The temp dir holding its root, state, socket and config. */
+  readonly dir: string;
+  hasExited(): boolean;
+  /** "exit code 1", "signal SIGKILL", or "running". */
+  exitStatus(): string;
+  /** The last stderr output, for error messages. */
+  stderrTail(): string;
+  /** SIGTERM, SIGKILL after 10 s, then remove the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** How to run one kind of daemon. */
+export interface DaemonDriver {
+  readonly name: DaemonName;
+  /** Column title: "Berth", "containerd". */
+  readonly label: string;
+  /** Why it cannot run here (binary not built or not installed), or undefined. */
+  unavailableReason(): Promise<string | undefined>;
+  /** Version string for the record, e.g. "0.1.0 (a1b2c3d)" or "1.6.20~ds1". */
+  version(): Promise<string>;
+  /** Spawns the daemon on a fresh temp dir; does not wait for it to answer. */
+  start(): Promise<Daemon>;
+}
+
+interface SpawnSpec {
+  readonly name: DaemonName;
+  readonly dir: string;
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly socketPath: string;
+}
+
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** Mount points at or below dir (a daemon that crashed mid-way could leave some): never rm -rf through them. */
+async function mountsBelow(dir: string): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const unescape = (s: string): string =>
+    s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+  return text
+    .split('\n')
+    .map((line) => unescape(line.split(' ')[4] ?? ''))
+    .filter((mountPoint) => mountPoint === dir || mountPoint.startsWith(`${dir}/`));
+}
+
+async function removeTempDir(dir: string): Promise<void> {
+  const mounts = await mountsBelow(dir);
+  if (mounts.length > 0) {
+    process.stderr.write(`bench: left ${dir} in place: still mounted below it: ${mounts.join(', ')}\n`);
+    return;
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function spawnDaemon(spec: SpawnSpec): Promise<Daemon> {
+  let stderr = '';
+  const spawnedAtNs = process.hrtime.bigint();
+  const child = spawn(spec.file, spec.args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: spec.dir });
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-STDERR_TAIL_BYTES);
+  });
+  const pid = child.pid;
+  if (pid === undefined) {
+    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+    await removeTempDir(spec.dir);
+    throw new Error(`${spec.name}: cannot spawn ${spec.file}: ${err.message}`);
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    if (!(await waitForExit(child, 0))) {
+      child.kill('SIGTERM');
+      if (!(await waitForExit(child, STOP_GRACE_MS))) {
+        process.stderr.write(`bench: ${spec.name} (pid ${pid}) ignored SIGTERM for ${STOP_GRACE_MS} ms; SIGKILL\n`);
+        child.kill('SIGKILL');
+        await waitForExit(child, KILL_WAIT_MS);
+      }
+    }
+    await removeTempDir(spec.dir);
+  };
+  return {
+    name: spec.name,
+    endpoint: `unix://${spec.socketPath}`,
+    pid,
+    spawnedAtNs,
+    dir: spec.dir,
+    hasExited: () => child.exitCode !== null || child.signalCode !== null,
+    exitStatus: () =>
+      child.exitCode !== null
+        ? `exit code ${child.exitCode}`
+        : child.signalCode !== null
+          ? `signal ${child.signalCode}`
+          : 'running',
+    stderrTail: () => stderr,
+    stop: () => (stopping ??= stop()),
+  };
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** TOML basic strings accept JSON's escapes for everything a temp path can hold. */
+const tomlString = (s: string): string => JSON.stringify(s);
+
+export function berthConfigToml(dir: string): string {
+  return [
+    `root = ${tomlString(join(dir, 'root'))}`,
+    `state = ${tomlString(join(dir, 'state'))}`,
+    '[grpc]',
+    `address = ${tomlString(join(dir, 'state', 'berth.sock'))}`,
+    '[plugins.cri]',
+    'stream_server_port = 0',
+    '[plugins.cri.cni]',
+    `conf_dir = ${tomlString(join(dir, 'cni'))}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * containerd 1.6 config (version 2): everything under dir, logs at warn, nothing listening beyond the two unix
+ * sockets and the CRI stream server on 127.0.0.1. No registry is configured (config_path is an empty dir, and
+ * none of these benchmarks pulls). No AppArmor on this machine: containerd detects that itself and says
+ * nothing, so disable_apparmor keeps its default.
+ */
+export function containerdConfigToml(dir: string): string {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  return [
+    'version = 2',
+    `root = ${tomlString(join(dir, 'root'))}`,
+    `state = ${tomlString(join(dir, 'state'))}`,
+    '',
+    '[grpc]',
+    `  address = ${tomlString(join(dir, 'containerd.sock'))}`,
+    '[ttrpc]',
+    `  address = ${tomlString(join(dir, 'containerd.sock.ttrpc'))}`,
+    '[debug]',
+    '  address = ""',
+    '  level = "warn"',
+    '[metrics]',
+    '  address = ""',
+    '',
+    '# The default is /opt/containerd: keep every file of the run under its temp dir.',
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = ${tomlString(join(dir, 'opt'))}`,
+    '',
+    `[${cri}]`,
+    '  sandbox_image = "registry.k8s.io/pause:3.6"',
+    '  stream_server_address = "127.0.0.1"',
+    '  stream_server_port = "0"',
+    "  # This machine's root lacks CAP_SYS_RESOURCE: never ask runc for an oom_score_adj below containerd's own.",
+    '  restrict_oom_score_adj = true',
+    `  [${cri}.cni]`,
+    '    bin_dir = "/usr/lib/cni"',
+    `    conf_dir = ${tomlString(join(dir, 'cni'))}`,
+    `  [${cri}.registry]`,
+    `    config_path = ${tomlString(join(dir, 'certs.d'))}`,
+    '',
+  ].join('\n');
+}
+
+async function makeRunDir(name: DaemonName, subdirs: readonly string[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `berth-bench-${name}-`));
+  for (const sub of subdirs) await mkdir(join(dir, sub), { recursive: true });
+  return dir;
+}
+
+async function gitDescribe(): Promise<string | undefined> {
+  try {
+    const { stdout: head } = await execFileAsync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD']);
+    const { stdout: status } = await execFileAsync('git', [
+      '-C',
+      REPO_ROOT,
+      'status',
+      '--porcelain',
+      '--untracked-files=no',
+    ]);
+    return `${head.trim()}${status.trim() === '' ? '' : ', with uncommitted changes'}`;
+  } catch {
+    return undefined; // not a git checkout, or no commit yet
+  }
+}
+
+export class BerthDriver implements DaemonDriver {
+  readonly name = 'berth';
+  readonly label = 'Berth';
+
+  async unavailableReason(): Promise<string | undefined> {
+    try {
+      await access(BERTHD_MAIN);
+      return undefined;
+    } catch {
+      return `${BERTHD_MAIN} is not built (npm run build)`;
+    }
+  }
+
+  async version(): Promise<string> {
+    const pkg = JSON.parse(await readFile(PACKAGE_JSON, 'utf8')) as { version?: unknown };
+    const version = typeof pkg.version === 'string' ? pkg.version : 'unknown';
+    const git = await gitDescribe();
+    return git === undefined ? version : `${version} (${git})`;
+  }
+
+  async start(): Promise<Daemon> {
+    const dir = await makeRunDir('berth', ['cni']);
+    const configPath = join(dir, 'config.toml');
+    await writeFile(configPath, berthConfigToml(dir));
+    return spawnDaemon({
+      name: this.name,
+      dir,
+      file: process.execPath,
+      args: [BERTHD_MAIN, '--config', configPath, '--log-level', 'warn'],
+      socketPath: join(dir, 'state', 'berth.sock'),
+    });
+  }
+}
+
+export class ContainerdDriver implements DaemonDriver {
+  readonly name = 'containerd';
+  readonly label = 'containerd';
+
+  async unavailableReason(): Promise<string | undefined> {
+    return (await isExecutable(CONTAINERD_BIN))
+      ? undefined
+      : `${CONTAINERD_BIN} is not installed (apt-get install containerd)`;
+  }
+
+  /** `containerd --version` prints "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3". */
+  async version(): Promise<string> {
+    const { stdout } = await execFileAsync(CONTAINERD_BIN, ['--version']);
+    const words = stdout.trim().split(/\s+/);
+    return words.length >= 4 ? `${words[2]} (${words.slice(3).join(' ')})` : stdout.trim();
+  }
+
+  async start(): Promise<Daemon> {
+    const dir = await makeRunDir('containerd', ['cni', 'certs.d']);
+    const configPath = join(dir, 'config.toml');
+    await writeFile(configPath, containerdConfigToml(dir));
+    return spawnDaemon({
+      name: this.name,
+      dir,
+      file: CONTAINERD_BIN,
+      args: ['--config', configPath],
+      socketPath: join(dir, 'containerd.sock'),
+    });
+  }
+}
+
+export function makeDriver(name: DaemonName): DaemonDriver {
+  switch (name) {
+    case 'berth':
+      return new BerthDriver();
+    case 'containerd':
+      return new ContainerdDriver();
+    default: {
+      const never: never = name;
+      throw new Error(`unknown daemon ${String(never)}`);
+    }
+  }
+}
+
+export interface WaitReadyOptions {
+  /** Pause between failed attempts. */
+  readonly intervalMs?: number;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Polls CRI Version, each attempt on a fresh isolated client (see CriClientOptions.isolated), until it
+ * succeeds; returns process.hrtime.bigint() at the successful answer. Throws when the daemon exits or the
+ * timeout passes, with its stderr tail.
+ */
+export async function waitReady(daemon: Daemon, options: WaitReadyOptions = {}): Promise<bigint> {
+  const intervalMs = options.intervalMs ?? 5;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const deadlineNs = daemon.spawnedAtNs + BigInt(timeoutMs) * 1_000_000n;
+  let lastError: string;
+  for (;;) {
+    if (daemon.hasExited()) {
+      throw new Error(
+        `${daemon.name} exited (${daemon.exitStatus()}) before answering Version:\n${daemon.stderrTail()}`,
+      );
+    }
+    const client = new CriClient(daemon.endpoint, { isolated: true });
+    try {
+      await client.version({ deadlineMs: 2_000 });
+      return process.hrtime.bigint();
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+    } finally {
+      client.close();
+    }
+    if (process.hrtime.bigint() > deadlineNs) {
+      throw new Error(
+        `${daemon.name} did not answer Version within ${timeoutMs} ms (last error: ${lastError}):\n${daemon.stderrTail()}`,
+      );
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** Live daemons of this run, so an interrupted run (SIGINT) stops them all. */
+export class DaemonPool {
+  private readonly live = new Set<Daemon>();
+
+  async start(driver: DaemonDriver): Promise<Daemon> {
+    const daemon = await driver.start();
+    this.live.add(daemon);
+    return {
+      ...daemon,
+      stop: async () => {
+        try {
+          await daemon.stop();
+        } finally {
+          this.live.delete(daemon);
+        }
+      },
+    };
+  }
+
+  async stopAll(): Promise<void> {
+    const daemons = [...this.live];
+    await Promise.allSettled(daemons.map((d) => d.stop()));
+    this.live.clear();
+  }
+}
