@@ -1,0 +1,58 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { exec } from '../../../src/base/exec.js';
+
+describe('exec', () => {
+  it('returns exit code, stdout and stderr without throwing on failure', async () => {
+    const res = await exec({ file: '/bin/sh', args: ['-c', 'echo out; echo err >&2; exit 3'], timeoutMs: 5000 });
+    assert.equal(res.exitCode, 3);
+    assert.equal(res.stdout, 'out\n');
+    assert.equal(res.stderr, 'err\n');
+    assert.equal(res.truncated, false);
+  });
+
+  it('passes stdin and an explicit env only', async () => {
+    const res = await exec({
+      file: '/bin/sh',
+      args: ['-c', 'cat; echo "$FOO-$HOME"'],
+      env: { FOO: 'bar' },
+      stdin: 'in\n',
+      timeoutMs: 5000,
+    });
+    assert.equal(res.stdout, 'in\nbar-\n');
+  });
+
+  it('caps output and says so', async () => {
+    const res = await exec({
+      file: '/bin/sh',
+      args: ['-c', 'head -c 100000 /dev/zero'],
+      timeoutMs: 5000,
+      maxOutputBytes: 1000,
+    });
+    assert.equal(res.stdout.length, 1000);
+    assert.equal(res.truncated, true);
+  });
+
+  it('kills a child that overruns its timeout with DEADLINE_EXCEEDED naming the argv', async () => {
+    const started = Date.now();
+    await assert.rejects(exec({ file: '/bin/sleep', args: ['30'], timeoutMs: 200 }), {
+      code: 'DEADLINE_EXCEEDED',
+      message: /\/bin\/sleep 30 did not finish within 200 ms/,
+    });
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('a missing binary is FAILED_PRECONDITION "not found"', async () => {
+    await assert.rejects(exec({ file: '/nonexistent/runc', args: [], timeoutMs: 1000 }), {
+      code: 'FAILED_PRECONDITION',
+      message: '/nonexistent/runc not found',
+    });
+  });
+
+  it('an aborted signal stops the child with CANCELLED', async () => {
+    const ac = new AbortController();
+    const p = exec({ file: '/bin/sleep', args: ['30'], timeoutMs: 10_000, signal: ac.signal });
+    setTimeout(() => ac.abort(), 100);
+    await assert.rejects(p, { code: 'CANCELLED' });
+  });
+});
