@@ -8,6 +8,7 @@ import type { Database } from 'better-sqlite3';
 import { openDatabase } from './database.js';
 import { NamespaceRepository } from './namespaces.js';
 import { SettingsRepository } from './settings.js';
+import { ImageRepository } from './images.js';
 
 export { openDatabase, schemaVersion } from './database.js';
 export { BUILTIN_NAMESPACES, MIGRATIONS } from './migrations.js';
@@ -15,6 +16,8 @@ export type { Migration } from './migrations.js';
 export { NamespaceRepository, validateNamespaceName } from './namespaces.js';
 export type { NamespaceRecord } from './namespaces.js';
 export { SettingsRepository } from './settings.js';
+export { ImageRepository } from './images.js';
+export type { ImageRecord } from './images.js';
 
 export const META_DB_NAME = 'meta.db';
 
@@ -22,6 +25,7 @@ export const META_DB_NAME = 'meta.db';
 export class MetadataStore {
   readonly namespaces: NamespaceRepository;
   readonly settings: SettingsRepository;
+  readonly images: ImageRepository;
   private isClosed = false;
 
   private constructor(
@@ -30,6 +34,7 @@ export class MetadataStore {
   ) {
     this.namespaces = new NamespaceRepository(db, nowNs);
     this.settings = new SettingsRepository(db);
+    this.images = new ImageRepository(db);
     this.namespaces.ensureBuiltins();
   }
 

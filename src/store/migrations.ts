@@ -5,6 +5,14 @@
  * Tables (v1):
  *   namespaces(name PK, created_at_ns, labels JSON)  containerd-style namespaces; k8s.io, default, moby always exist
  *   settings(key PK, value)                          small daemon-wide values (e.g. the pod CIDR kubelet set)
+ *
+ * Tables (v2):
+ *   images(namespace, name) PK                       one row per image name (containerd's image record): a
+ *                                                    normalized reference "docker.io/library/busybox:latest"
+ *                                                    or "…@sha256:…", pointing at a manifest (target) and the
+ *                                                    image's config digest (the CRI image id). Blobs live in
+ *                                                    the content store; rows are written only after every blob
+ *                                                    and layer snapshot of the image is committed.
  */
 import type { Database } from 'better-sqlite3';
 
@@ -31,6 +39,27 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
           key TEXT PRIMARY KEY NOT NULL,
           value TEXT NOT NULL
         ) STRICT;
+      `);
+    },
+  },
+  {
+    version: 2,
+    description: 'images',
+    up: (db: Database) => {
+      db.exec(`
+        CREATE TABLE images (
+          namespace TEXT NOT NULL REFERENCES namespaces(name),
+          name TEXT NOT NULL,
+          target_digest TEXT NOT NULL,
+          target_media_type TEXT NOT NULL,
+          target_size INTEGER NOT NULL,
+          config_digest TEXT NOT NULL,
+          created_at_ns INTEGER NOT NULL,
+          updated_at_ns INTEGER NOT NULL,
+          labels TEXT NOT NULL DEFAULT '{}',
+          PRIMARY KEY (namespace, name)
+        ) STRICT;
+        CREATE INDEX images_by_config ON images(namespace, config_digest);
       `);
     },
   },

@@ -32,6 +32,7 @@ export class NamespaceRepository {
   private readonly getStmt: Statement<[string], Row>;
   private readonly insertStmt: Statement<[string, bigint, string]>;
   private readonly deleteStmt: Statement<[string]>;
+  private readonly imageCountStmt: Statement<[string], { n: number }>;
 
   constructor(
     private readonly db: Database,
@@ -45,6 +46,7 @@ export class NamespaceRepository {
       .safeIntegers();
     this.insertStmt = db.prepare('INSERT INTO namespaces (name, created_at_ns, labels) VALUES (?, ?, ?)');
     this.deleteStmt = db.prepare('DELETE FROM namespaces WHERE name = ?');
+    this.imageCountStmt = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM images WHERE namespace = ?');
   }
 
   /** Makes sure the built-in namespaces exist (run at every start; a no-op after the first). */
@@ -76,10 +78,14 @@ export class NamespaceRepository {
     return { name, createdAtNs, labels: { ...labels } };
   }
 
-  /** Removes an empty namespace. Later issues add the emptiness checks for images, containers and pods. */
+  /** Removes an empty namespace. TODO(#4, #5): also refuse while it holds pods or containers. */
   remove(name: string): void {
     if ((BUILTIN_NAMESPACES as readonly string[]).includes(name)) {
       throw new BerthError('FAILED_PRECONDITION', `namespace "${name}" is built in and cannot be removed`);
+    }
+    const images = this.imageCountStmt.get(name)?.n ?? 0;
+    if (images > 0) {
+      throw new BerthError('FAILED_PRECONDITION', `namespace "${name}" is not empty: it holds ${images} image name(s)`);
     }
     if (this.deleteStmt.run(name).changes === 0) {
       throw new BerthError('NOT_FOUND', `namespace "${name}" not found`);
