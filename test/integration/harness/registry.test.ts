@@ -134,7 +134,10 @@ describe('registry harness', { skip, timeout: 60_000 }, () => {
     assert.ok(layer !== undefined);
     for (const applet of ['sh', 'ls', 'cat', 'sleep', 'id']) {
       assert.ok(images.applets.includes(applet), applet);
-      assert.ok(layer.entries.some((e) => e.path === `bin/${applet}` && e.type === 'symlink'), applet);
+      assert.ok(
+        layer.entries.some((e) => e.path === `bin/${applet}` && e.type === 'symlink'),
+        applet,
+      );
     }
   });
 

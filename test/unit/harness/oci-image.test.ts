@@ -125,7 +125,9 @@ describe('oci-image', () => {
     assert.deepEqual(json(index.bytes), {
       schemaVersion: 2,
       mediaType: MEDIA_TYPE_INDEX,
-      manifests: [{ mediaType: MEDIA_TYPE_MANIFEST, digest: image.manifest.digest, size: image.manifest.size, platform }],
+      manifests: [
+        { mediaType: MEDIA_TYPE_MANIFEST, digest: image.manifest.digest, size: image.manifest.size, platform },
+      ],
     });
   });
 
