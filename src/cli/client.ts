@@ -10,7 +10,8 @@ import { AdminClient } from '../api/gen/admin.js';
 import { socketPathOf } from './address.js';
 import { CliError } from './errors.js';
 
-type UnaryMethod<Req, Res> = (
+/** A generated grpc-js unary method, in its (request, metadata, options, callback) form. */
+export type UnaryMethod<Req, Res> = (
   request: Req,
   metadata: Metadata,
   options: Partial<CallOptions>,
