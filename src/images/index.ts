@@ -1,0 +1,11 @@
+/**
+ * images: image references, the registry client (OCI distribution), pulls, and the image records of
+ * each namespace (issue #3, landing in slices).
+ *
+ * On disk: image name records in the store's `images` table (one row per normalized name, pointing at a
+ * manifest digest and the config digest that is the CRI image id); manifests, configs and layers in the
+ * content store; unpacked layers in the snapshotter. A record is written only after everything it points
+ * at is committed, so a crash never leaves a listed half image.
+ */
+export { ImageIndex } from './image-index.js';
+export type { IndexedImage } from './image-index.js';
