@@ -100,10 +100,10 @@ export class ImageIndex {
 
   private add(record: ImageRecord): void {
     let names = this.byName.get(record.namespace);
-    if (names === undefined) this.byName.set(record.namespace, (names = new Map()));
+    if (names === undefined) this.byName.set(record.namespace, (names = new Map<string, ImageRecord>()));
     names.set(record.name, record);
     let ids = this.byId.get(record.namespace);
-    if (ids === undefined) this.byId.set(record.namespace, (ids = new Map()));
+    if (ids === undefined) this.byId.set(record.namespace, (ids = new Map<string, Set<string>>()));
     let set = ids.get(record.configDigest);
     if (set === undefined) ids.set(record.configDigest, (set = new Set()));
     set.add(record.name);

@@ -9,3 +9,16 @@
  */
 export { ImageIndex } from './image-index.js';
 export type { IndexedImage } from './image-index.js';
+export { parseWwwAuthenticate } from './auth-challenge.js';
+export type { AuthChallenge } from './auth-challenge.js';
+export { RegistryClient, MANIFEST_ACCEPT } from './registry/registry-client.js';
+export type {
+  FetchedBlob,
+  FetchedManifest,
+  RegistryClientConfig,
+  RegistryCredentials,
+  Repository,
+  RequestOptions,
+} from './registry/registry-client.js';
+export { endpointsFor, upstreamUrl } from './registry/endpoints.js';
+export type { RegistryEndpoint } from './registry/endpoints.js';
