@@ -22,3 +22,12 @@ export type {
 } from './registry/registry-client.js';
 export { endpointsFor, upstreamUrl } from './registry/endpoints.js';
 export type { RegistryEndpoint } from './registry/endpoints.js';
+export {
+  familiarName,
+  looksLikeImageId,
+  nameWithDigest,
+  nameWithTag,
+  parseReference,
+  referenceString,
+} from './reference.js';
+export type { ImageReference } from './reference.js';
