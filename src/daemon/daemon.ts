@@ -7,7 +7,10 @@
  * (bounded), close the store, remove the socket.
  */
 import { chmod, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { Duplex } from 'node:stream';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ensureDir } from '../base/fs.js';
 import { BerthError, messageOf } from '../base/errors.js';
@@ -20,6 +23,7 @@ import { NetworkReadiness, PodCidrService } from '../network/index.js';
 import { createCriServices } from '../cri/index.js';
 import { createAdminService } from '../admin/index.js';
 import { claimSocketPath } from './socket.js';
+import { AuthorityRewriter } from './authority-rewriter.js';
 
 export interface DaemonOptions {
   readonly config: Config;
@@ -39,6 +43,7 @@ function nowNs(): bigint {
 export class Daemon {
   private store: MetadataStore | undefined;
   private server: Server | undefined;
+  private listener: NetServer | undefined;
   private isReady = false;
   /** Only a socket this daemon bound is removed on close: never another berthd's. */
   private hasBoundSocket = false;
@@ -90,7 +95,7 @@ export class Daemon {
     this.server = server;
 
     await claimSocketPath(this.socketPath);
-    await bindUnix(server, this.socketPath);
+    this.listener = await listenUnix(server, this.socketPath, log);
     this.hasBoundSocket = true;
     await chmod(this.socketPath, SOCKET_MODE);
     this.isReady = true;
@@ -107,6 +112,7 @@ export class Daemon {
     const { log } = this.options;
     this.isReady = false;
     const server = this.server;
+    this.listener?.close();
     if (server !== undefined) {
       await shutdownServer(server, this.options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log);
     }
@@ -116,19 +122,42 @@ export class Daemon {
   }
 }
 
-async function bindUnix(server: Server, path: string): Promise<void> {
+/**
+ * Listens on the unix socket ourselves and hands each connection to grpc-js through its connection
+ * injector, with the client-to-server bytes passing through AuthorityRewriter (see there: crictl v1.26
+ * sends the socket path as :authority, which Node's HTTP/2 server refuses).
+ */
+async function listenUnix(server: Server, path: string, log: Logger): Promise<NetServer> {
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const listener = createServer((socket: Socket) => {
+    const rewriter = new AuthorityRewriter();
+    socket.on('error', (err) => rewriter.destroy(err));
+    rewriter.on('error', (err) => {
+      log.debug({ err }, 'client connection closed on a malformed HTTP/2 stream');
+      socket.destroy();
+    });
+    socket.pipe(rewriter);
+    const connection = Duplex.from({ readable: rewriter, writable: socket });
+    socket.on('close', () => connection.destroy());
+    injector.injectConnection(connection);
+  });
   // The socket is created with the umask's mode; tighten the umask so it is never world-accessible,
   // even for the moment before chmod.
   const previous = process.umask(0o117);
   try {
     await new Promise<void>((resolve, reject) => {
-      server.bindAsync(`unix:${path}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+      listener.once('error', reject);
+      listener.listen(path, () => {
+        listener.off('error', reject);
+        resolve();
+      });
     });
   } catch (err) {
     throw new BerthError('FAILED_PRECONDITION', `listen on ${path}: ${messageOf(err)}`, { cause: err });
   } finally {
     process.umask(previous);
   }
+  return listener;
 }
 
 /** Stop accepting, let calls in flight finish for up to graceMs, then cancel what is left. */

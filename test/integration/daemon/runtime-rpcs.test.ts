@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { CgroupDriver } from '../../../src/api/gen/cri.js';
+import { credentials } from '@grpc/grpc-js';
+import { CgroupDriver, RuntimeServiceClient } from '../../../src/api/gen/cri.js';
 import { integrationSkipReason, restartBerthd, startBerthd } from '../../harness/berthd.js';
 import type { Berthd } from '../../harness/berthd.js';
 import { unary, unaryError } from '../../harness/grpc.js';
@@ -29,6 +30,18 @@ describe('foundation RPCs', { skip, timeout: 120_000 }, () => {
     assert.equal(res.runtimeVersion, readPackageInfo().version);
     assert.equal(res.runtimeApiVersion, 'v1');
     assert.equal(res.version, '0.1.0');
+  });
+
+  it('answers clients that send the socket path as :authority (crictl v1.26 does)', async () => {
+    const rt = new RuntimeServiceClient(berthd.address, credentials.createInsecure(), {
+      'grpc.default_authority': berthd.socketPath,
+    });
+    try {
+      const res = await unary(rt.version.bind(rt), { version: 'v1' });
+      assert.equal(res.runtimeName, 'berth');
+    } finally {
+      rt.close();
+    }
   });
 
   it('serves on a 0660 socket', async () => {
