@@ -11,6 +11,19 @@ import { runtimeStatus } from './runtime-status.js';
 import { runtimeConfig } from './runtime-config.js';
 import { updateRuntimeConfig } from './runtime-config-update.js';
 import type { RuntimeServiceDeps } from './deps.js';
+import type { ImageService } from '../images/index.js';
+import { imageList } from './image-list.js';
+import { imageStatus } from './image-status.js';
+import { imagePull } from './image-pull.js';
+import { imageRemove } from './image-remove.js';
+import { imageFsInfo } from './image-fs-info.js';
+import type { ImageFsUsage } from './image-fs-info.js';
+
+export interface ImageServiceDeps {
+  readonly images: ImageService;
+  readonly imageFs: ImageFsUsage;
+}
+export type { ImageFsUsage } from './image-fs-info.js';
 
 export type { RuntimeServiceDeps, RuntimeInfo, ReadinessCheck, PodCidrs } from './deps.js';
 export { buildService } from './server.js';
@@ -23,7 +36,7 @@ export interface CriServices {
 }
 
 export function createCriServices(
-  deps: RuntimeServiceDeps,
+  deps: RuntimeServiceDeps & ImageServiceDeps,
   log: Logger,
   isReady: () => boolean,
 ): readonly CriServices[] {
@@ -37,7 +50,17 @@ export function createCriServices(
     },
     { serviceName: 'RuntimeService', log, isReady },
   );
-  const image = buildService(ImageServiceService, {}, { serviceName: 'ImageService', log, isReady });
+  const image = buildService(
+    ImageServiceService,
+    {
+      listImages: imageList(deps.images),
+      imageStatus: imageStatus(deps.images),
+      pullImage: imagePull(deps.images),
+      removeImage: imageRemove(deps.images),
+      imageFsInfo: imageFsInfo(deps.imageFs),
+    },
+    { serviceName: 'ImageService', log, isReady },
+  );
   return [
     { definition: RuntimeServiceService, implementation: runtime },
     { definition: ImageServiceService, implementation: image },

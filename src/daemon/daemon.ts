@@ -9,7 +9,7 @@
 import { chmod, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server as NetServer, Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ensureDir } from '../base/fs.js';
@@ -21,6 +21,8 @@ import { MetadataStore } from '../store/index.js';
 import { RuntimeReadiness } from '../runtime/index.js';
 import { NetworkReadiness, PodCidrService } from '../network/index.js';
 import { createCriServices } from '../cri/index.js';
+import { ContentStore, LeaseManager } from '../content/index.js';
+import { decodeDockerAuth, ImagePuller, ImageService, RegistryClient } from '../images/index.js';
 import { createAdminService } from '../admin/index.js';
 import { claimSocketPath } from './socket.js';
 import { AuthorityRewriter } from './authority-rewriter.js';
@@ -66,6 +68,26 @@ export class Daemon {
     const cri = config.plugins.cri;
     const podCidrs = new PodCidrService(store.settings);
 
+    const content = new ContentStore(join(config.root, 'content'));
+    await content.init();
+    const registry = new RegistryClient({
+      mirrors: cri.registry.mirrors,
+      credentialsFor: (host) => {
+        const auth = cri.registry.configs[host]?.auth;
+        if (auth === undefined) return undefined;
+        if (auth.auth !== '') return decodeDockerAuth(auth.auth);
+        if (auth.identitytoken !== '') return { identityToken: auth.identitytoken };
+        return auth.username !== '' ? { username: auth.username, password: auth.password } : undefined;
+      },
+    });
+    const images = await ImageService.open({
+      repo: store.images,
+      content,
+      puller: new ImagePuller(registry, content, new LeaseManager(), 3),
+      log: log.child({ component: 'images' }),
+      nowNs,
+    });
+
     const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     const isReady = (): boolean => this.isReady;
     const rpcLog = log.child({ component: 'rpc' });
@@ -84,6 +106,8 @@ export class Daemon {
         }),
         networkReadiness: new NetworkReadiness(cri.cni.conf_dir),
         podCidrs,
+        images,
+        imageFs: { mountpoint: config.root, usage: () => content.usage() },
       },
       rpcLog,
       isReady,

@@ -31,3 +31,10 @@ export {
   referenceString,
 } from './reference.js';
 export type { ImageReference } from './reference.js';
+export { ImageService } from './image-service.js';
+export type { ImageDetails, ImageView } from './image-service.js';
+export { ImagePuller } from './image-pull.js';
+export type { PulledImage, PullOptions } from './image-pull.js';
+export { hostPlatform, parseImageConfig, parseManifestDocument, selectManifest, MEDIA_TYPE } from './manifest.js';
+export type { Descriptor, ImageConfig, Manifest, ManifestDocument, Platform } from './manifest.js';
+export { decodeDockerAuth } from './registry/docker-auth.js';

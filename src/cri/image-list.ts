@@ -1,0 +1,15 @@
+/** ImageService.ListImages: every image of the k8s.io namespace, or those a filter reference names. */
+import type { ListImagesRequest, ListImagesResponse } from '../api/gen/cri.js';
+import type { ImageService } from '../images/index.js';
+import { CRI_NAMESPACE, toCriImage } from './image-view.js';
+
+export function imageList(images: ImageService) {
+  return async (request: ListImagesRequest): Promise<ListImagesResponse> => {
+    const wanted = request.filter?.image?.image ?? '';
+    if (wanted !== '') {
+      const one = images.find(CRI_NAMESPACE, wanted);
+      return { images: one === undefined ? [] : [toCriImage(one)] };
+    }
+    return { images: images.list(CRI_NAMESPACE).map(toCriImage) };
+  };
+}

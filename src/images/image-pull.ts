@@ -1,0 +1,136 @@
+/**
+ * Pulling an image into the content store: resolve the reference (index -> this platform's manifest),
+ * fetch the config and the layers (a few at a time, each blob once even across concurrent pulls,
+ * resuming an ingest an earlier interrupted pull left), all under a lease so GC cannot take them.
+ * Unpacking layers into snapshots comes with the snapshotter (TODO(#3)).
+ */
+import { BerthError } from '../base/errors.js';
+import { SingleFlight } from '../base/single-flight.js';
+import type { ContentStore, LeaseManager } from '../content/index.js';
+import { hostPlatform, parseImageConfig, parseManifestDocument, selectManifest } from './manifest.js';
+import type { Descriptor, ImageConfig, Manifest } from './manifest.js';
+import type { ImageReference } from './reference.js';
+import type { RegistryClient, RegistryCredentials, Repository } from './registry/registry-client.js';
+import type { RegistryEndpoint } from './registry/endpoints.js';
+
+export interface PulledImage {
+  readonly manifestDigest: string;
+  readonly manifestMediaType: string;
+  readonly manifestSizeBytes: number;
+  readonly configDigest: string;
+}
+
+export interface PullOptions {
+  readonly credentials?: RegistryCredentials;
+  readonly signal?: AbortSignal;
+}
+
+const MAX_JSON_BYTES = 4 * 1024 * 1024;
+
+export class ImagePuller {
+  private readonly blobFetches = new SingleFlight<string, void>();
+
+  constructor(
+    private readonly registry: RegistryClient,
+    private readonly content: ContentStore,
+    private readonly leases: LeaseManager,
+    private readonly maxConcurrentDownloads: number,
+  ) {}
+
+  async pull(ref: ImageReference, opts: PullOptions = {}): Promise<PulledImage> {
+    const repo: Repository = { domain: ref.domain, path: ref.path };
+    const what = `image "${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}"`;
+    const lease = this.leases.create({ expiresInMs: 3600_000 });
+    try {
+      let fetched = await this.registry.fetchManifest(repo, ref.digest ?? ref.tag ?? 'latest', opts);
+      let doc = parseManifestDocument(fetched.bytes, fetched.mediaType, what);
+      if (doc.kind === 'index') {
+        await this.keep(lease, fetched.bytes, fetched.digest);
+        const chosen = selectManifest(doc.manifests, hostPlatform(), what);
+        fetched = await this.registry.fetchManifest(repo, chosen.digest, opts);
+        doc = parseManifestDocument(fetched.bytes, chosen.mediaType, what);
+        if (doc.kind !== 'manifest') throw new BerthError('INVALID_ARGUMENT', `${what}: index points at an index`);
+      }
+      const manifest: Manifest = doc.manifest;
+      const endpoint = fetched.endpoint;
+
+      await this.fetchBlob(repo, manifest.config, lease, endpoint, opts);
+      const config: ImageConfig = parseImageConfig(
+        await this.content.readBytes(manifest.config.digest, MAX_JSON_BYTES),
+        `config ${manifest.config.digest} of ${what}`,
+      );
+      if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+        throw new BerthError(
+          'INVALID_ARGUMENT',
+          `${what}: manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff_ids`,
+        );
+      }
+      await this.fetchAll(repo, manifest.layers, lease, endpoint, opts);
+      await this.keep(lease, fetched.bytes, fetched.digest);
+      return {
+        manifestDigest: fetched.digest,
+        manifestMediaType: manifest.mediaType ?? fetched.mediaType,
+        manifestSizeBytes: fetched.bytes.length,
+        configDigest: manifest.config.digest,
+      };
+    } finally {
+      this.leases.delete(lease);
+    }
+  }
+
+  private async keep(lease: string, bytes: Buffer, digest: string): Promise<void> {
+    this.leases.addResource(lease, digest);
+    await this.content.writeBlob(bytes, digest);
+  }
+
+  /** Layers with at most maxConcurrentDownloads in flight. */
+  private async fetchAll(
+    repo: Repository,
+    layers: readonly Descriptor[],
+    lease: string,
+    endpoint: RegistryEndpoint,
+    opts: PullOptions,
+  ): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < layers.length) {
+        const layer = layers[next++]!;
+        await this.fetchBlob(repo, layer, lease, endpoint, opts);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.maxConcurrentDownloads) }, worker));
+  }
+
+  private async fetchBlob(
+    repo: Repository,
+    desc: Descriptor,
+    lease: string,
+    endpoint: RegistryEndpoint,
+    opts: PullOptions,
+  ): Promise<void> {
+    this.leases.addResource(lease, desc.digest);
+    if (await this.content.has(desc.digest)) return;
+    await this.blobFetches.run(desc.digest, async () => {
+      if (await this.content.has(desc.digest)) return;
+      const writer = await this.content.openWriter(`pull-${desc.digest}`, {
+        digest: desc.digest,
+        sizeBytes: desc.size,
+      });
+      try {
+        const blob = await this.registry.fetchBlob(repo, desc.digest, {
+          ...opts,
+          offset: writer.offset,
+          preferred: endpoint,
+        });
+        if (writer.offset > 0 && !blob.isPartial) await writer.reset();
+        for await (const chunk of blob.body) {
+          if (opts.signal?.aborted) throw new BerthError('CANCELLED', `pull of ${desc.digest} cancelled`);
+          await writer.write(chunk);
+        }
+        await writer.commit();
+      } finally {
+        await writer.close();
+      }
+    });
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The images of each namespace: pull, list, status, remove, and the size of the image store.
+ * Reads come from memory (ImageIndex + per-image details loaded once from the content store); a pull
+ * writes all content first and the name records last, in one transaction, so a listed image is whole.
+ */
+import { BerthError } from '../base/errors.js';
+import type { Logger } from '../base/logger.js';
+import type { ContentStore } from '../content/index.js';
+import type { ImageRecord, ImageRepository } from '../store/index.js';
+import { ImageIndex } from './image-index.js';
+import type { IndexedImage } from './image-index.js';
+import type { ImagePuller, PullOptions } from './image-pull.js';
+import { parseImageConfig, parseManifestDocument } from './manifest.js';
+import type { ImageConfig } from './manifest.js';
+import { looksLikeImageId, nameWithDigest, nameWithTag, parseReference } from './reference.js';
+
+export interface ImageDetails {
+  readonly config: ImageConfig;
+  /** Bytes of the manifest, config and (compressed) layers. */
+  readonly sizeBytes: number;
+  readonly layerDigests: readonly string[];
+}
+
+export interface ImageView {
+  readonly id: string;
+  readonly repoTags: readonly string[];
+  readonly repoDigests: readonly string[];
+  readonly sizeBytes: number;
+  /** Numeric user of the image config, when it is numeric. */
+  readonly uid: number | undefined;
+  /** User name of the image config, when it is not numeric. */
+  readonly username: string;
+  readonly config: ImageConfig;
+  readonly records: readonly ImageRecord[];
+}
+
+const MAX_JSON_BYTES = 4 * 1024 * 1024;
+
+export class ImageService {
+  private readonly details = new Map<string, ImageDetails>();
+
+  private constructor(
+    private readonly repo: ImageRepository,
+    private readonly content: ContentStore,
+    private readonly puller: ImagePuller,
+    private readonly index: ImageIndex,
+    private readonly log: Logger,
+    private readonly nowNs: () => bigint,
+  ) {}
+
+  /** Builds the index from the store and loads each image's details from the content store. */
+  static async open(deps: {
+    repo: ImageRepository;
+    content: ContentStore;
+    puller: ImagePuller;
+    log: Logger;
+    nowNs: () => bigint;
+  }): Promise<ImageService> {
+    const svc = new ImageService(
+      deps.repo,
+      deps.content,
+      deps.puller,
+      new ImageIndex(deps.repo.all()),
+      deps.log,
+      deps.nowNs,
+    );
+    for (const record of svc.index.allRecords()) {
+      try {
+        await svc.loadDetails(record);
+      } catch (err) {
+        deps.log.warn({ err, image: record.name }, 'image content is missing or damaged; pull it again');
+      }
+    }
+    return svc;
+  }
+
+  async pull(namespace: string, image: string, opts: PullOptions = {}): Promise<ImageView> {
+    if (looksLikeImageId(image))
+      throw new BerthError('INVALID_ARGUMENT', `cannot pull an image id ("${image}"): give a name`);
+    const ref = parseReference(image);
+    const pulled = await this.puller.pull(ref, opts);
+    const now = this.nowNs();
+    const names = [nameWithTag(ref), nameWithDigest(ref, pulled.manifestDigest)].filter(
+      (n): n is string => n !== undefined,
+    );
+    const records: ImageRecord[] = names.map((name) => ({
+      namespace,
+      name,
+      targetDigest: pulled.manifestDigest,
+      targetMediaType: pulled.manifestMediaType,
+      targetSizeBytes: pulled.manifestSizeBytes,
+      configDigest: pulled.configDigest,
+      createdAtNs: this.index.getByName(namespace, name)?.createdAtNs ?? now,
+      updatedAtNs: now,
+      labels: {},
+    }));
+    await this.loadDetails(records[0]!);
+    this.repo.putAll(records);
+    for (const r of records) this.index.put(r);
+    return this.view(this.index.getById(namespace, pulled.configDigest)!);
+  }
+
+  list(namespace: string): ImageView[] {
+    return this.index.list(namespace).flatMap((img) => (this.details.has(img.id) ? [this.view(img)] : []));
+  }
+
+  /** The image a name, id, id prefix or digest reference names; undefined when there is none. */
+  find(namespace: string, refOrId: string): ImageView | undefined {
+    const img = this.resolve(namespace, refOrId);
+    return img === undefined || !this.details.has(img.id) ? undefined : this.view(img);
+  }
+
+  /**
+   * Removes a name, or every name of an image given by id. Removing one tag of several keeps the image.
+   * Idempotent: an unknown image is not an error (api.proto RemoveImage).
+   */
+  remove(namespace: string, refOrId: string): void {
+    const byId = looksLikeImageId(refOrId) || /^[0-9a-f]{3,63}$/.test(refOrId);
+    let names: string[];
+    if (byId) {
+      names = this.index.findById(namespace, refOrId)?.records.map((r) => r.name) ?? [];
+    } else {
+      const ref = parseReference(refOrId);
+      const name = ref.digest ? nameWithDigest(ref, ref.digest) : nameWithTag(ref);
+      const record = name === undefined ? undefined : this.index.getByName(namespace, name);
+      // Removing the last tag also drops the digest names of that image, as containerd's CRI does.
+      const siblings = record ? (this.index.getById(namespace, record.configDigest)?.records ?? []) : [];
+      const tags = siblings.filter((r) => !r.name.includes('@'));
+      names = record === undefined ? [] : tags.length <= 1 ? siblings.map((r) => r.name) : [record.name];
+    }
+    if (names.length === 0) return;
+    this.repo.deleteAll(namespace, names);
+    for (const n of names) this.index.remove(namespace, n);
+    this.log.info({ namespace, names }, 'image names removed');
+  }
+
+  /** Config digests still named in any namespace, with their blobs: what GC must keep. */
+  referencedDigests(): Set<string> {
+    const keep = new Set<string>();
+    for (const r of this.index.allRecords()) {
+      keep.add(r.targetDigest);
+      keep.add(r.configDigest);
+      for (const d of this.details.get(r.configDigest)?.layerDigests ?? []) keep.add(d);
+    }
+    return keep;
+  }
+
+  private resolve(namespace: string, refOrId: string): IndexedImage | undefined {
+    const byId = this.index.findById(namespace, refOrId);
+    if (byId !== undefined || looksLikeImageId(refOrId)) return byId;
+    let ref;
+    try {
+      ref = parseReference(refOrId);
+    } catch (err) {
+      if (/^[0-9a-f]{3,63}$/.test(refOrId)) return undefined;
+      throw err;
+    }
+    const name = ref.digest ? nameWithDigest(ref, ref.digest) : nameWithTag(ref);
+    const record = name === undefined ? undefined : this.index.getByName(namespace, name);
+    return record === undefined ? undefined : this.index.getById(namespace, record.configDigest);
+  }
+
+  private async loadDetails(record: ImageRecord): Promise<void> {
+    if (this.details.has(record.configDigest)) return;
+    const what = `image ${record.name}`;
+    const doc = parseManifestDocument(
+      await this.content.readBytes(record.targetDigest, MAX_JSON_BYTES),
+      record.targetMediaType,
+      what,
+    );
+    if (doc.kind !== 'manifest') throw new BerthError('DATA_LOSS', `${what}: target is not a manifest`);
+    const configBytes = await this.content.readBytes(record.configDigest, MAX_JSON_BYTES);
+    const config = parseImageConfig(configBytes, what);
+    const layers = doc.manifest.layers;
+    const sizeBytes = record.targetSizeBytes + configBytes.length + layers.reduce((n, l) => n + l.size, 0);
+    this.details.set(record.configDigest, { config, sizeBytes, layerDigests: layers.map((l) => l.digest) });
+  }
+
+  private view(img: IndexedImage): ImageView {
+    const details = this.details.get(img.id)!;
+    const repoTags = img.records.filter((r) => !r.name.includes('@')).map((r) => r.name);
+    const repoDigests = [
+      ...new Set(img.records.map((r) => `${r.name.replace(/[@:][^/]*$/, '')}@${r.targetDigest}`)),
+    ].sort();
+    const user = (details.config.config?.User ?? '').split(':')[0] ?? '';
+    const isNumeric = /^\d+$/.test(user);
+    return {
+      id: img.id,
+      repoTags,
+      repoDigests,
+      sizeBytes: details.sizeBytes,
+      uid: isNumeric ? Number(user) : undefined,
+      username: isNumeric ? '' : user,
+      config: details.config,
+      records: img.records,
+    };
+  }
+}
