@@ -108,10 +108,9 @@ describe('foundation RPCs', { skip, timeout: 120_000 }, () => {
     const err = await unaryError(rt.listContainers.bind(rt), { filter: undefined });
     assert.equal(err.code, status.UNIMPLEMENTED);
     assert.match(err.details, /RuntimeService\.ListContainers/);
-    const img = berthd.image();
-    const err2 = await unaryError(img.listImages.bind(img), { filter: undefined });
+    const err2 = await unaryError(rt.runPodSandbox.bind(rt), { config: undefined, runtimeHandler: '' });
     assert.equal(err2.code, status.UNIMPLEMENTED);
-    assert.match(err2.details, /ImageService\.ListImages/);
+    assert.match(err2.details, /RuntimeService\.RunPodSandbox/);
   });
 
   it('admin namespaces: built-ins exist, create and remove work, built-ins stay', async () => {
