@@ -14,6 +14,8 @@ import type { RegistryClient, RegistryCredentials, Repository } from './registry
 import type { RegistryEndpoint } from './registry/endpoints.js';
 
 export interface PulledImage {
+  /** What the reference resolved to: the index digest for a multi-platform image, else the manifest's. */
+  readonly resolvedDigest: string;
   readonly manifestDigest: string;
   readonly manifestMediaType: string;
   readonly manifestSizeBytes: number;
@@ -43,6 +45,7 @@ export class ImagePuller {
     const lease = this.leases.create({ expiresInMs: 3600_000 });
     try {
       let fetched = await this.registry.fetchManifest(repo, ref.digest ?? ref.tag ?? 'latest', opts);
+      const resolvedDigest = fetched.digest;
       let doc = parseManifestDocument(fetched.bytes, fetched.mediaType, what);
       if (doc.kind === 'index') {
         await this.keep(lease, fetched.bytes, fetched.digest);
@@ -68,6 +71,7 @@ export class ImagePuller {
       await this.fetchAll(repo, manifest.layers, lease, endpoint, opts);
       await this.keep(lease, fetched.bytes, fetched.digest);
       return {
+        resolvedDigest,
         manifestDigest: fetched.digest,
         manifestMediaType: manifest.mediaType ?? fetched.mediaType,
         manifestSizeBytes: fetched.bytes.length,

@@ -80,7 +80,7 @@ export class ImageService {
     const ref = parseReference(image);
     const pulled = await this.puller.pull(ref, opts);
     const now = this.nowNs();
-    const names = [nameWithTag(ref), nameWithDigest(ref, pulled.manifestDigest)].filter(
+    const names = [nameWithTag(ref), nameWithDigest(ref, pulled.resolvedDigest)].filter(
       (n): n is string => n !== undefined,
     );
     const records: ImageRecord[] = names.map((name) => ({
@@ -179,9 +179,8 @@ export class ImageService {
   private view(img: IndexedImage): ImageView {
     const details = this.details.get(img.id)!;
     const repoTags = img.records.filter((r) => !r.name.includes('@')).map((r) => r.name);
-    const repoDigests = [
-      ...new Set(img.records.map((r) => `${r.name.replace(/[@:][^/]*$/, '')}@${r.targetDigest}`)),
-    ].sort();
+    // Every pull records a digest name beside the tag (repo@index-or-manifest digest, as containerd does).
+    const repoDigests = img.records.filter((r) => r.name.includes('@')).map((r) => r.name);
     const user = (details.config.config?.User ?? '').split(':')[0] ?? '';
     const isNumeric = /^\d+$/.test(user);
     return {

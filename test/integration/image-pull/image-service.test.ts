@@ -88,6 +88,12 @@ describe('CRI ImageService', { skip, timeout: 180_000 }, () => {
   it('picks this platform from an index', async () => {
     const res = await pull(`${registry.host}/berth-test/multiarch:latest`);
     assert.equal(res.imageRef, images.busybox.configDigest);
+    // The repo digest is the index's, so a later pull or status by that digest finds the image.
+    const byIndex = await statusOf(`${registry.host}/berth-test/multiarch@${images.multiarch.indexDigest}`);
+    assert.equal(byIndex.image?.id, images.busybox.configDigest);
+    assert.ok(
+      byIndex.image?.repoDigests.includes(`${registry.host}/berth-test/multiarch@${images.multiarch.indexDigest}`),
+    );
   });
 
   it('lists images, with a filter', async () => {
