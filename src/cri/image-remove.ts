@@ -11,7 +11,7 @@ export function imageRemove(images: ImageService) {
   return async (request: RemoveImageRequest): Promise<RemoveImageResponse> => {
     const ref = request.image?.image ?? '';
     if (ref === '') throw new BerthError('INVALID_ARGUMENT', 'RemoveImage needs an image reference or id');
-    images.remove(CRI_NAMESPACE, ref);
+    await images.remove(CRI_NAMESPACE, ref);
     return {};
   };
 }

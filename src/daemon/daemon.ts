@@ -80,10 +80,12 @@ export class Daemon {
         return auth.username !== '' ? { username: auth.username, password: auth.password } : undefined;
       },
     });
+    const leases = new LeaseManager();
     const images = await ImageService.open({
       repo: store.images,
       content,
-      puller: new ImagePuller(registry, content, new LeaseManager(), 3),
+      leases,
+      puller: new ImagePuller(registry, content, leases, 3),
       log: log.child({ component: 'images' }),
       nowNs,
     });

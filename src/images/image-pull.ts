@@ -27,6 +27,11 @@ export interface PullOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface PullIntoLease extends PullOptions {
+  /** Every blob the pull touches is added to this lease; the caller releases it once the image is recorded. */
+  readonly lease: string;
+}
+
 const MAX_JSON_BYTES = 4 * 1024 * 1024;
 
 export class ImagePuller {
@@ -39,47 +44,43 @@ export class ImagePuller {
     private readonly maxConcurrentDownloads: number,
   ) {}
 
-  async pull(ref: ImageReference, opts: PullOptions = {}): Promise<PulledImage> {
+  async pull(ref: ImageReference, opts: PullIntoLease): Promise<PulledImage> {
     const repo: Repository = { domain: ref.domain, path: ref.path };
     const what = `image "${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}"`;
-    const lease = this.leases.create({ expiresInMs: 3600_000 });
-    try {
-      let fetched = await this.registry.fetchManifest(repo, ref.digest ?? ref.tag ?? 'latest', opts);
-      const resolvedDigest = fetched.digest;
-      let doc = parseManifestDocument(fetched.bytes, fetched.mediaType, what);
-      if (doc.kind === 'index') {
-        await this.keep(lease, fetched.bytes, fetched.digest);
-        const chosen = selectManifest(doc.manifests, hostPlatform(), what);
-        fetched = await this.registry.fetchManifest(repo, chosen.digest, opts);
-        doc = parseManifestDocument(fetched.bytes, chosen.mediaType, what);
-        if (doc.kind !== 'manifest') throw new BerthError('INVALID_ARGUMENT', `${what}: index points at an index`);
-      }
-      const manifest: Manifest = doc.manifest;
-      const endpoint = fetched.endpoint;
-
-      await this.fetchBlob(repo, manifest.config, lease, endpoint, opts);
-      const config: ImageConfig = parseImageConfig(
-        await this.content.readBytes(manifest.config.digest, MAX_JSON_BYTES),
-        `config ${manifest.config.digest} of ${what}`,
-      );
-      if (config.rootfs.diff_ids.length !== manifest.layers.length) {
-        throw new BerthError(
-          'INVALID_ARGUMENT',
-          `${what}: manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff_ids`,
-        );
-      }
-      await this.fetchAll(repo, manifest.layers, lease, endpoint, opts);
+    const lease = opts.lease;
+    let fetched = await this.registry.fetchManifest(repo, ref.digest ?? ref.tag ?? 'latest', opts);
+    const resolvedDigest = fetched.digest;
+    let doc = parseManifestDocument(fetched.bytes, fetched.mediaType, what);
+    if (doc.kind === 'index') {
       await this.keep(lease, fetched.bytes, fetched.digest);
-      return {
-        resolvedDigest,
-        manifestDigest: fetched.digest,
-        manifestMediaType: manifest.mediaType ?? fetched.mediaType,
-        manifestSizeBytes: fetched.bytes.length,
-        configDigest: manifest.config.digest,
-      };
-    } finally {
-      this.leases.delete(lease);
+      const chosen = selectManifest(doc.manifests, hostPlatform(), what);
+      fetched = await this.registry.fetchManifest(repo, chosen.digest, opts);
+      doc = parseManifestDocument(fetched.bytes, chosen.mediaType, what);
+      if (doc.kind !== 'manifest') throw new BerthError('INVALID_ARGUMENT', `${what}: index points at an index`);
     }
+    const manifest: Manifest = doc.manifest;
+    const endpoint = fetched.endpoint;
+
+    await this.fetchBlob(repo, manifest.config, lease, endpoint, opts);
+    const config: ImageConfig = parseImageConfig(
+      await this.content.readBytes(manifest.config.digest, MAX_JSON_BYTES),
+      `config ${manifest.config.digest} of ${what}`,
+    );
+    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `${what}: manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff_ids`,
+      );
+    }
+    await this.fetchAll(repo, manifest.layers, lease, endpoint, opts);
+    await this.keep(lease, fetched.bytes, fetched.digest);
+    return {
+      resolvedDigest,
+      manifestDigest: fetched.digest,
+      manifestMediaType: manifest.mediaType ?? fetched.mediaType,
+      manifestSizeBytes: fetched.bytes.length,
+      configDigest: manifest.config.digest,
+    };
   }
 
   private async keep(lease: string, bytes: Buffer, digest: string): Promise<void> {

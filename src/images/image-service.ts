@@ -5,14 +5,15 @@
  */
 import { BerthError } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
-import type { ContentStore } from '../content/index.js';
+import type { ContentStore, LeaseManager } from '../content/index.js';
 import type { ImageRecord, ImageRepository } from '../store/index.js';
 import { ImageIndex } from './image-index.js';
 import type { IndexedImage } from './image-index.js';
-import type { ImagePuller, PullOptions } from './image-pull.js';
+import type { ImagePuller, PullIntoLease, PullOptions } from './image-pull.js';
 import { parseImageConfig, parseManifestDocument } from './manifest.js';
 import type { ImageConfig } from './manifest.js';
 import { looksLikeImageId, nameWithDigest, nameWithTag, parseReference } from './reference.js';
+import type { ImageReference } from './reference.js';
 
 export interface ImageDetails {
   readonly config: ImageConfig;
@@ -43,6 +44,7 @@ export class ImageService {
     private readonly repo: ImageRepository,
     private readonly content: ContentStore,
     private readonly puller: ImagePuller,
+    private readonly leases: LeaseManager,
     private readonly index: ImageIndex,
     private readonly log: Logger,
     private readonly nowNs: () => bigint,
@@ -53,6 +55,7 @@ export class ImageService {
     repo: ImageRepository;
     content: ContentStore;
     puller: ImagePuller;
+    leases: LeaseManager;
     log: Logger;
     nowNs: () => bigint;
   }): Promise<ImageService> {
@@ -60,6 +63,7 @@ export class ImageService {
       deps.repo,
       deps.content,
       deps.puller,
+      deps.leases,
       new ImageIndex(deps.repo.all()),
       deps.log,
       deps.nowNs,
@@ -78,6 +82,16 @@ export class ImageService {
     if (looksLikeImageId(image))
       throw new BerthError('INVALID_ARGUMENT', `cannot pull an image id ("${image}"): give a name`);
     const ref = parseReference(image);
+    // The lease keeps the pulled blobs from GC until the records below name them.
+    const lease = this.leases.create({ expiresInMs: 3600_000 });
+    try {
+      return await this.pullUnderLease(namespace, ref, { ...opts, lease });
+    } finally {
+      this.leases.delete(lease);
+    }
+  }
+
+  private async pullUnderLease(namespace: string, ref: ImageReference, opts: PullIntoLease): Promise<ImageView> {
     const pulled = await this.puller.pull(ref, opts);
     const now = this.nowNs();
     const names = [nameWithTag(ref), nameWithDigest(ref, pulled.resolvedDigest)].filter(
@@ -114,7 +128,7 @@ export class ImageService {
    * Removes a name, or every name of an image given by id. Removing one tag of several keeps the image.
    * Idempotent: an unknown image is not an error (api.proto RemoveImage).
    */
-  remove(namespace: string, refOrId: string): void {
+  async remove(namespace: string, refOrId: string): Promise<void> {
     const byId = looksLikeImageId(refOrId) || /^[0-9a-f]{3,63}$/.test(refOrId);
     let names: string[];
     if (byId) {
@@ -132,6 +146,20 @@ export class ImageService {
     this.repo.deleteAll(namespace, names);
     for (const n of names) this.index.remove(namespace, n);
     this.log.info({ namespace, names }, 'image names removed');
+    await this.collectGarbage();
+  }
+
+  /** Removes blobs no image names and no pull in progress holds. */
+  async collectGarbage(): Promise<{ removed: string[]; freedBytes: number }> {
+    for (const id of [...this.details.keys()]) {
+      if (!this.index.allIds().has(id)) this.details.delete(id);
+    }
+    const keep = this.referencedDigests();
+    for (const d of this.leases.leasedDigests()) keep.add(d);
+    const result = await this.content.gc(keep);
+    if (result.removed.length > 0)
+      this.log.info({ blobs: result.removed.length, freedBytes: result.freedBytes }, 'content GC');
+    return result;
   }
 
   /** Config digests still named in any namespace, with their blobs: what GC must keep. */
@@ -140,6 +168,8 @@ export class ImageService {
     for (const r of this.index.allRecords()) {
       keep.add(r.targetDigest);
       keep.add(r.configDigest);
+      const named = r.name.slice(r.name.indexOf('@') + 1);
+      if (r.name.includes('@')) keep.add(named); // a multi-platform image's index
       for (const d of this.details.get(r.configDigest)?.layerDigests ?? []) keep.add(d);
     }
     return keep;

@@ -3,7 +3,7 @@
 // covered yet (it lands with the snapshotter).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { access } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { integrationSkipReason, restartBerthd, startBerthd } from '../../harness/berthd.js';
@@ -167,10 +167,30 @@ describe('CRI ImageService', { skip, timeout: 180_000 }, () => {
     await unary(img.removeImage.bind(img), { image: spec(images.busybox.configDigest) });
     assert.equal((await statusOf(images.busybox.configDigest)).image, undefined);
     await unary(img.removeImage.bind(img), { image: spec(images.busybox.configDigest) });
+    // GC: the removed image's config is gone; the layers it shares with busybox-user stay.
+    const blob = (d: string) => join(berthd.root, 'content', 'blobs', 'sha256', d.slice(7));
+    await assert.rejects(access(blob(images.busybox.configDigest)), { code: 'ENOENT' });
+    for (const layer of images.busyboxUser.layers) await access(blob(layer.digest));
+    await access(blob(images.busyboxUser.configDigest));
     const left = await unary(img.listImages.bind(img), { filter: undefined });
     assert.deepEqual(
       left.images.map((i) => i.id),
       [images.busyboxUser.configDigest],
     );
+  });
+});
+
+describe('image GC after the last name goes', { skip, timeout: 120_000 }, () => {
+  it('leaves no blob behind', async (t) => {
+    const registry = await startRegistry();
+    t.after(() => registry.stop());
+    await buildTestImages(registry);
+    const berthd = await startBerthd();
+    t.after(() => berthd.cleanup());
+    const img = berthd.image();
+    const ref = `${registry.host}/berth-test/multiarch:latest`;
+    await unary(img.pullImage.bind(img), { image: spec(ref), auth: undefined, sandboxConfig: undefined }, 60_000);
+    await unary(img.removeImage.bind(img), { image: spec(ref) });
+    assert.deepEqual(await readdir(join(berthd.root, 'content', 'blobs', 'sha256')), []);
   });
 });
