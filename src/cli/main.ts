@@ -13,6 +13,7 @@ import { registerVersion } from './commands/version.js';
 import { registerInfo } from './commands/info.js';
 import { registerConfig } from './commands/config.js';
 import { registerNamespaces } from './commands/namespaces.js';
+import { registerImages } from './commands/images.js';
 
 function parseSeconds(value: string): number {
   const n = Number(value.replace(/s$/, ''));
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerConfig(program);
   registerNamespaces(program);
+  registerImages(program);
   return program;
 }
 

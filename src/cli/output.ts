@@ -43,5 +43,11 @@ export function printTable(headers: readonly string[], rows: readonly (readonly 
     style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [] },
   });
   for (const row of rows) table.push([...row]);
-  process.stdout.write(`${table.toString()}\n`);
+  // cli-table3 pads the last column too; trailing blanks only get in the way of grep and diff.
+  const text = table
+    .toString()
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n');
+  process.stdout.write(`${text}\n`);
 }

@@ -1,0 +1,158 @@
+/** berth pull / images / rmi / inspecti / imagefsinfo: crictl's image commands over CRI ImageService. */
+import type { Command } from 'commander';
+import { FilesystemUsage, Image, ImageStatusResponse } from '../../api/gen/cri.js';
+import { CliError } from '../errors.js';
+import { withClients } from '../context.js';
+import { printData, printTable } from '../output.js';
+
+const spec = (image: string) => ({ image, annotations: {}, userSpecifiedImage: '', runtimeHandler: '', imageRef: '' });
+
+function splitRepoTag(repoTag: string): [string, string] {
+  const i = repoTag.lastIndexOf(':');
+  return i > repoTag.lastIndexOf('/') ? [repoTag.slice(0, i), repoTag.slice(i + 1)] : [repoTag, '<none>'];
+}
+
+/** Sizes like crictl: 1.06MB (decimal units). */
+export function humanSize(bytes: bigint): string {
+  const n = Number(bytes);
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = n;
+  let u = 0;
+  while (value >= 1000 && u < units.length - 1) {
+    value /= 1000;
+    u++;
+  }
+  return u === 0 ? `${n}B` : `${value.toPrecision(3)}${units[u]}`;
+}
+
+function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 13);
+}
+
+function parseCreds(creds: string | undefined, auth: string | undefined) {
+  const base = { username: '', password: '', auth: '', serverAddress: '', identityToken: '', registryToken: '' };
+  if (creds !== undefined) {
+    const i = creds.indexOf(':');
+    if (i < 0) throw new CliError('--creds must be USERNAME:PASSWORD');
+    return { ...base, username: creds.slice(0, i), password: creds.slice(i + 1) };
+  }
+  return auth === undefined ? undefined : { ...base, auth };
+}
+
+export function registerImages(program: Command): void {
+  program
+    .command('pull <image>')
+    .description('Pull an image from a registry (mirrors from the daemon config apply)')
+    .option('--creds <user:password>', 'registry credentials')
+    .option('--auth <base64>', 'registry credentials as base64 of user:password')
+    .addHelpText('after', '\nExample:\n  berth pull 127.0.0.1:5000/library/busybox:latest\n')
+    .action(async (image: string, opts: { creds?: string; auth?: string }, cmd: Command) => {
+      const auth = parseCreds(opts.creds, opts.auth);
+      await withClients(cmd, async (clients) => {
+        const res = await clients.call(clients.image.pullImage.bind(clients.image), {
+          image: spec(image),
+          auth,
+          sandboxConfig: undefined,
+        });
+        process.stdout.write(`Image is up to date for ${res.imageRef}\n`);
+      });
+    });
+
+  program
+    .command('images [image]')
+    .alias('img')
+    .description('List images')
+    .option('-q, --quiet', 'print image ids only', false)
+    .option('--digests', 'show digests', false)
+    .option('-v, --verbose', 'show every field', false)
+    .addHelpText('after', '\nExample:\n  berth images --digests\n')
+    .action(
+      async (image: string | undefined, opts: { quiet: boolean; digests: boolean; verbose: boolean }, cmd: Command) => {
+        await withClients(cmd, async (clients, g) => {
+          const res = await clients.call(clients.image.listImages.bind(clients.image), {
+            filter: image ? { image: spec(image) } : undefined,
+          });
+          if (opts.quiet) {
+            process.stdout.write(res.images.map((i) => `${i.id}\n`).join(''));
+            return;
+          }
+          if (g.output !== 'table' || opts.verbose) {
+            printData({ images: res.images.map((i) => Image.toJSON(i)) }, g.output === 'yaml' ? 'yaml' : 'json');
+            return;
+          }
+          const rows = res.images.flatMap((img) => {
+            const tags =
+              img.repoTags.length > 0 ? img.repoTags : [`${img.repoDigests[0]?.split('@')[0] ?? '<none>'}:<none>`];
+            return tags.map((t) => {
+              const [repo, tag] = splitRepoTag(t);
+              const digest = img.repoDigests.find((d) => d.startsWith(`${repo}@`))?.split('@')[1] ?? '<none>';
+              return [
+                repo,
+                tag,
+                ...(opts.digests ? [digest.replace(/^sha256:/, '').slice(0, 13)] : []),
+                shortId(img.id),
+                humanSize(img.size),
+              ];
+            });
+          });
+          printTable(['image', 'tag', ...(opts.digests ? ['digest'] : []), 'image id', 'size'], rows);
+        });
+      },
+    );
+
+  program
+    .command('rmi [images...]')
+    .description('Remove images by name, id or digest')
+    .option('-a, --all', 'remove every image', false)
+    .addHelpText('after', '\nExample:\n  berth rmi busybox:latest\n')
+    .action(async (images: string[], opts: { all: boolean }, cmd: Command) => {
+      await withClients(cmd, async (clients) => {
+        let targets = images;
+        if (opts.all) {
+          const res = await clients.call(clients.image.listImages.bind(clients.image), { filter: undefined });
+          targets = res.images.map((i) => i.id);
+        }
+        if (targets.length === 0) throw new CliError('rmi needs at least one image (or --all)');
+        for (const t of targets) {
+          const st = await clients.call(clients.image.imageStatus.bind(clients.image), {
+            image: spec(t),
+            verbose: false,
+          });
+          if (st.image === undefined) throw new CliError(`no such image: ${t}`);
+          await clients.call(clients.image.removeImage.bind(clients.image), { image: spec(t) });
+          process.stdout.write(`Deleted: ${t}\n`);
+        }
+      });
+    });
+
+  program
+    .command('inspecti <image>')
+    .description('Show an image status with its config')
+    .addHelpText('after', '\nExample:\n  berth inspecti busybox -o yaml\n')
+    .action(async (image: string, _opts: unknown, cmd: Command) => {
+      await withClients(cmd, async (clients, g) => {
+        const res = await clients.call(clients.image.imageStatus.bind(clients.image), {
+          image: spec(image),
+          verbose: true,
+        });
+        if (res.image === undefined) throw new CliError(`no such image: ${image}`);
+        const json = ImageStatusResponse.toJSON({ ...res, info: {} }) as Record<string, unknown>;
+        const info = Object.fromEntries(Object.entries(res.info).map(([k, v]) => [k, JSON.parse(v) as unknown]));
+        printData({ status: json['image'], info: info['info'] }, g.output === 'yaml' ? 'yaml' : 'json');
+      });
+    });
+
+  program
+    .command('imagefsinfo')
+    .description('Show the image filesystem usage')
+    .addHelpText('after', '\nExample:\n  berth imagefsinfo\n')
+    .action(async (_opts: unknown, cmd: Command) => {
+      await withClients(cmd, async (clients, g) => {
+        const res = await clients.call(clients.image.imageFsInfo.bind(clients.image), {});
+        printData(
+          res.imageFilesystems.map((f) => FilesystemUsage.toJSON(f)),
+          g.output === 'yaml' ? 'yaml' : 'json',
+        );
+      });
+    });
+}
