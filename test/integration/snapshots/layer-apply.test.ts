@@ -28,9 +28,7 @@ async function tarOf(entries: readonly Entry[]): Promise<Buffer> {
   for (const e of entries) {
     const { content, ...header } = e;
     await new Promise<void>((resolve, reject) =>
-      pack.entry({ mtime: MTIME, uid: 0, gid: 0, ...header }, content ?? '', (err) =>
-        err ? reject(err) : resolve(),
-      ),
+      pack.entry({ mtime: MTIME, uid: 0, gid: 0, ...header }, content ?? '', (err) => (err ? reject(err) : resolve())),
     );
   }
   pack.finalize();
