@@ -9,3 +9,6 @@ export { applyLayer } from './layer-apply.js';
 export type { ApplyOptions } from './layer-apply.js';
 export { layerPathParts, whiteoutOf, OPAQUE_MARKER, WHITEOUT_PREFIX } from './layer-path.js';
 export type { WhiteoutKind } from './layer-path.js';
+export { OverlaySnapshotter } from './overlay-snapshotter.js';
+export type { OverlaySnapshotterOptions } from './overlay-snapshotter.js';
+export { chainIds } from './chain-id.js';
