@@ -23,6 +23,8 @@ import { NetworkReadiness, PodCidrService } from '../network/index.js';
 import { createCriServices } from '../cri/index.js';
 import { ContentStore, LeaseManager } from '../content/index.js';
 import { decodeDockerAuth, ImagePuller, ImageService, RegistryClient } from '../images/index.js';
+import { OverlaySnapshotter } from '../snapshots/index.js';
+import { exec } from '../base/exec.js';
 import { createAdminService } from '../admin/index.js';
 import { claimSocketPath } from './socket.js';
 import { AuthorityRewriter } from './authority-rewriter.js';
@@ -81,11 +83,14 @@ export class Daemon {
       },
     });
     const leases = new LeaseManager();
+    const snapshotsRoot = join(config.root, 'snapshots', 'overlayfs');
+    const snapshotter = new OverlaySnapshotter({ root: snapshotsRoot, exec });
+    await snapshotter.init();
     const images = await ImageService.open({
       repo: store.images,
       content,
       leases,
-      puller: new ImagePuller(registry, content, leases, 3),
+      puller: new ImagePuller(registry, content, leases, snapshotter, 3),
       log: log.child({ component: 'images' }),
       nowNs,
     });
@@ -109,7 +114,7 @@ export class Daemon {
         networkReadiness: new NetworkReadiness(cri.cni.conf_dir),
         podCidrs,
         images,
-        imageFs: { mountpoint: config.root, usage: () => content.usage() },
+        imageFs: { mountpoint: snapshotsRoot, usage: () => content.usage() },
       },
       rpcLog,
       isReady,

@@ -2,11 +2,14 @@
  * Pulling an image into the content store: resolve the reference (index -> this platform's manifest),
  * fetch the config and the layers (a few at a time, each blob once even across concurrent pulls,
  * resuming an ingest an earlier interrupted pull left), all under a lease so GC cannot take them.
- * Unpacking layers into snapshots comes with the snapshotter (TODO(#3)).
+ * Then each layer is unpacked, in order, into the snapshotter under its chain ID (once per chain ID).
+ * TODO(#3): unpack each layer as soon as it and its parent have arrived, instead of after all downloads.
  */
 import { BerthError } from '../base/errors.js';
 import { SingleFlight } from '../base/single-flight.js';
 import type { ContentStore, LeaseManager } from '../content/index.js';
+import { chainIds } from '../snapshots/index.js';
+import type { OverlaySnapshotter } from '../snapshots/index.js';
 import { hostPlatform, parseImageConfig, parseManifestDocument, selectManifest } from './manifest.js';
 import type { Descriptor, ImageConfig, Manifest } from './manifest.js';
 import type { ImageReference } from './reference.js';
@@ -41,6 +44,7 @@ export class ImagePuller {
     private readonly registry: RegistryClient,
     private readonly content: ContentStore,
     private readonly leases: LeaseManager,
+    private readonly snapshotter: Pick<OverlaySnapshotter, 'hasLayer' | 'applyLayer'>,
     private readonly maxConcurrentDownloads: number,
   ) {}
 
@@ -73,6 +77,7 @@ export class ImagePuller {
       );
     }
     await this.fetchAll(repo, manifest.layers, lease, endpoint, opts);
+    await this.unpack(manifest.layers, config.rootfs.diff_ids, opts);
     await this.keep(lease, fetched.bytes, fetched.digest);
     return {
       resolvedDigest,
@@ -81,6 +86,21 @@ export class ImagePuller {
       manifestSizeBytes: fetched.bytes.length,
       configDigest: manifest.config.digest,
     };
+  }
+
+  private async unpack(layers: readonly Descriptor[], diffIds: readonly string[], opts: PullOptions): Promise<void> {
+    const chain = chainIds(diffIds);
+    for (const [i, layer] of layers.entries()) {
+      const chainId = chain[i]!;
+      if (this.snapshotter.hasLayer(chainId)) continue;
+      await this.snapshotter.applyLayer(
+        chainId,
+        i === 0 ? null : chain[i - 1]!,
+        this.content.createReadStream(layer.digest),
+        diffIds[i]!,
+        opts.signal ? { signal: opts.signal } : {},
+      );
+    }
   }
 
   private async keep(lease: string, bytes: Buffer, digest: string): Promise<void> {

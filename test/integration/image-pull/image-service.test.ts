@@ -3,7 +3,7 @@
 // covered yet (it lands with the snapshotter).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, readdir } from 'node:fs/promises';
+import { access, lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { integrationSkipReason, restartBerthd, startBerthd } from '../../harness/berthd.js';
@@ -63,6 +63,12 @@ describe('CRI ImageService', { skip, timeout: 180_000 }, () => {
     for (const layer of images.busybox.layers) {
       await access(join(berthd.root, 'content', 'blobs', 'sha256', layer.digest.slice(7)));
     }
+    // Unpacked once per layer, in overlay form: the whiteout of layer 3 is a 0/0 char device.
+    const layersDir = join(berthd.root, 'snapshots', 'overlayfs', 'layers');
+    assert.deepEqual((await readdir(layersDir)).sort(), ['1', '2', '3']);
+    const whiteout = await lstat(join(layersDir, '3', 'fs', 'data', 'gone.txt'));
+    assert.ok(whiteout.isCharacterDevice());
+    assert.equal(whiteout.rdev, 0);
   });
 
   it('a second tag of the same image adds a repo tag, and status works by id, prefix and digest', async () => {
@@ -80,6 +86,11 @@ describe('CRI ImageService', { skip, timeout: 180_000 }, () => {
 
   it('reports the user of the image config', async () => {
     await pull(`${registry.host}/berth-test/busybox-user:latest`);
+    assert.equal(
+      (await readdir(join(berthd.root, 'snapshots', 'overlayfs', 'layers'))).length,
+      3,
+      'the same layers are not unpacked twice',
+    );
     const st = await statusOf(`${registry.host}/berth-test/busybox-user:latest`);
     assert.equal(st.image?.username, 'app');
     assert.equal(st.image?.uid, undefined);
@@ -144,7 +155,7 @@ describe('CRI ImageService', { skip, timeout: 180_000 }, () => {
     const img = berthd.image();
     const res = await unary(img.imageFsInfo.bind(img), {});
     const fs = res.imageFilesystems[0];
-    assert.equal(fs?.fsId?.mountpoint, berthd.root);
+    assert.equal(fs?.fsId?.mountpoint, join(berthd.root, 'snapshots', 'overlayfs'));
     assert.ok((fs?.usedBytes?.value ?? 0n) > 0n);
     assert.ok((fs?.inodesUsed?.value ?? 0n) > 0n);
   });
