@@ -90,6 +90,7 @@ export class Daemon {
       repo: store.images,
       content,
       leases,
+      layers: snapshotter,
       puller: new ImagePuller(registry, content, leases, snapshotter, 3),
       log: log.child({ component: 'images' }),
       nowNs,

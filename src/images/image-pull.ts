@@ -39,6 +39,7 @@ const MAX_JSON_BYTES = 4 * 1024 * 1024;
 
 export class ImagePuller {
   private readonly blobFetches = new SingleFlight<string, void>();
+  private pullsInFlight = 0;
 
   constructor(
     private readonly registry: RegistryClient,
@@ -48,7 +49,21 @@ export class ImagePuller {
     private readonly maxConcurrentDownloads: number,
   ) {}
 
+  /** True while any pull runs: GC of unpacked layers waits for quiet. */
+  isPulling(): boolean {
+    return this.pullsInFlight > 0;
+  }
+
   async pull(ref: ImageReference, opts: PullIntoLease): Promise<PulledImage> {
+    this.pullsInFlight++;
+    try {
+      return await this.pullCounted(ref, opts);
+    } finally {
+      this.pullsInFlight--;
+    }
+  }
+
+  private async pullCounted(ref: ImageReference, opts: PullIntoLease): Promise<PulledImage> {
     const repo: Repository = { domain: ref.domain, path: ref.path };
     const what = `image "${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}"`;
     const lease = opts.lease;

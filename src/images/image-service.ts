@@ -6,6 +6,13 @@
 import { BerthError } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import type { ContentStore, LeaseManager } from '../content/index.js';
+import { chainIds } from '../snapshots/index.js';
+
+/** The part of the snapshotter that image GC uses. */
+export interface LayerStore {
+  list(): { readonly chainId: string; readonly parent: string | null }[];
+  remove(chainId: string): Promise<void>;
+}
 import type { ImageRecord, ImageRepository } from '../store/index.js';
 import { ImageIndex } from './image-index.js';
 import type { IndexedImage } from './image-index.js';
@@ -45,6 +52,7 @@ export class ImageService {
     private readonly content: ContentStore,
     private readonly puller: ImagePuller,
     private readonly leases: LeaseManager,
+    private readonly layers: LayerStore,
     private readonly index: ImageIndex,
     private readonly log: Logger,
     private readonly nowNs: () => bigint,
@@ -56,6 +64,7 @@ export class ImageService {
     content: ContentStore;
     puller: ImagePuller;
     leases: LeaseManager;
+    layers: LayerStore;
     log: Logger;
     nowNs: () => bigint;
   }): Promise<ImageService> {
@@ -64,6 +73,7 @@ export class ImageService {
       deps.content,
       deps.puller,
       deps.leases,
+      deps.layers,
       new ImageIndex(deps.repo.all()),
       deps.log,
       deps.nowNs,
@@ -157,9 +167,28 @@ export class ImageService {
     const keep = this.referencedDigests();
     for (const d of this.leases.leasedDigests()) keep.add(d);
     const result = await this.content.gc(keep);
-    if (result.removed.length > 0)
-      this.log.info({ blobs: result.removed.length, freedBytes: result.freedBytes }, 'content GC');
+    const layers = await this.removeUnusedLayers();
+    if (result.removed.length > 0 || layers > 0) {
+      this.log.info({ blobs: result.removed.length, freedBytes: result.freedBytes, layers }, 'image GC');
+    }
     return result;
+  }
+
+  /** Unpacked layers no image's chain uses, removed children first. TODO(#5): keep layers under containers. */
+  private async removeUnusedLayers(): Promise<number> {
+    if (this.puller.isPulling()) return 0; // a pull may be unpacking a layer no record names yet
+    const used = new Set<string>();
+    for (const d of this.details.values()) for (const c of chainIds(d.config.rootfs.diff_ids)) used.add(c);
+    const all = this.layers.list();
+    const parentOf = new Map(all.map((l) => [l.chainId, l.parent]));
+    const depth = (c: string): number => {
+      let n = 0;
+      for (let p = parentOf.get(c) ?? null; p !== null; p = parentOf.get(p) ?? null) n++;
+      return n;
+    };
+    const unused = all.filter((l) => !used.has(l.chainId)).sort((a, b) => depth(b.chainId) - depth(a.chainId));
+    for (const l of unused) await this.layers.remove(l.chainId);
+    return unused.length;
   }
 
   /** Config digests still named in any namespace, with their blobs: what GC must keep. */

@@ -203,5 +203,6 @@ describe('image GC after the last name goes', { skip, timeout: 120_000 }, () => 
     await unary(img.pullImage.bind(img), { image: spec(ref), auth: undefined, sandboxConfig: undefined }, 60_000);
     await unary(img.removeImage.bind(img), { image: spec(ref) });
     assert.deepEqual(await readdir(join(berthd.root, 'content', 'blobs', 'sha256')), []);
+    assert.deepEqual(await readdir(join(berthd.root, 'snapshots', 'overlayfs', 'layers')), [], 'layers go too');
   });
 });
