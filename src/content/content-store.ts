@@ -1,313 +1,362 @@
 /**
- * The content store: immutable blobs addressed by sha256 digest.
- *
- *   <root>/blobs/sha256/<hex>          a verified blob; only ever created by rename after fsync
- *   <root>/ingest/<sha256(ref)>/data   bytes of an unfinished write, kept to resume it (HTTP Range)
- *   <root>/ingest/<sha256(ref)>/ref    the ref, for `berth content` and stale-ingest cleanup
- *
- * A blob path therefore always holds content matching its name: a crash mid-write leaves an ingest,
- * never a torn blob. One berthd owns a root, so in-process locks on refs are enough.
+ * ContentStore: the files behind content-addressed blobs (layout and invariants in index.ts). It verifies
+ * bytes once, at write time, so readers can trust a blob by its path; callers that doubt the disk use verify().
+ * Deletions are tracked per digest so that a has()/info() racing a GC waits for the unlink instead of
+ * seeing a blob that is about to vanish.
  */
-import { createHash } from 'node:crypto';
-import type { Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import type { ReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BerthError } from '../base/errors.js';
+import { Readable } from 'node:stream';
+import { BerthError, isNotFound } from '../base/errors.js';
 import { parseDigest, sha256Digest } from './digest.js';
+import { IngestWriter, ioError, readExpected, syncDir } from './ingest-writer.js';
+import type { BlobInfo, ContentWriter, ExpectedBlob } from './ingest-writer.js';
 
-export interface BlobInfo {
-  readonly digest: string;
-  readonly sizeBytes: number;
-  readonly createdAtMs: number;
-}
-
-export interface ExpectedBlob {
-  readonly digest: string;
-  readonly sizeBytes?: number;
-}
-
-export interface ContentWriter {
-  /** Bytes already written; after an interrupted write with the same ref, where to resume. */
+/** An unfinished write, for `berth content active` and stale-ingest cleanup. */
+export interface IngestInfo {
+  readonly ref: string;
+  readonly expected: ExpectedBlob | undefined;
   readonly offset: number;
-  write(chunk: Uint8Array): Promise<void>;
-  /** Starts over from byte 0 (the server ignored a Range request). */
-  reset(): Promise<void>;
-  /** Verifies size and digest, then makes the blob visible. The writer is done afterwards. */
-  commit(): Promise<BlobInfo>;
-  /** Drops the ingest. */
-  abort(): Promise<void>;
-  /** Releases the ref lock and keeps the ingest for a later resume. */
-  close(): Promise<void>;
+  readonly updatedAtMs: number;
+  readonly isActive: boolean;
 }
 
-const READ_CHUNK = 1024 * 1024;
+export interface GcResult {
+  readonly removed: string[];
+  readonly freedBytes: number;
+}
+
+/** Asked per blob at the moment GC would delete it, so a lease taken after GC started still counts. */
+export interface LeaseCheck {
+  isLeased(digest: string): boolean;
+}
+
+/**
+ * Where writeFrom gets its bytes: either a body that starts at byte 0 (any partial ingest is reset), or a
+ * fetch given the ingest's offset that answers whether its body starts there (HTTP 206) or at 0 (200).
+ */
+export type BlobSource =
+  | AsyncIterable<Uint8Array>
+  | ((offset: number) => Promise<{ readonly body: AsyncIterable<Uint8Array>; readonly isPartial: boolean }>);
+
+const HEX_NAME = /^[0-9a-f]{64}$/;
+const TMP_PREFIX = '.tmp-';
 
 export class ContentStore {
-  private readonly lockedRefs = new Set<string>();
+  /** Ingest dir names (sha256 of the ref) and writeBlob temp names in use; null while a writer opens. */
+  private readonly active = new Map<string, IngestWriter | null>();
+  /** Unlinks in progress, by digest; these promises never reject. */
+  private readonly deleting = new Map<string, Promise<void>>();
+  private isClosed = false;
 
-  constructor(private readonly root: string) {}
+  private readonly blobsDir: string;
+  private readonly ingestDir: string;
 
-  async init(): Promise<void> {
-    await mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true, mode: 0o711 });
-    await mkdir(join(this.root, 'ingest'), { recursive: true, mode: 0o700 });
+  constructor(root: string) {
+    this.blobsDir = join(root, 'blobs', 'sha256');
+    this.ingestDir = join(root, 'ingest');
   }
 
+  /** Creates the directories. Ingests left by a crash stay for a resume; writeBlob temp files go. */
+  async init(): Promise<void> {
+    await mkdir(this.blobsDir, { recursive: true, mode: 0o711 });
+    await mkdir(this.ingestDir, { recursive: true, mode: 0o700 });
+    await chmod(this.ingestDir, 0o700);
+    for (const name of await readdir(this.ingestDir)) {
+      if (name.startsWith(TMP_PREFIX) && !this.active.has(name)) await rm(join(this.ingestDir, name), { force: true });
+    }
+  }
+
+  /** Idempotent: closes open writers (their ingests stay resumable) and refuses new writes. */
+  async close(): Promise<void> {
+    this.isClosed = true;
+    await Promise.all([...this.active.values()].flatMap((w) => (w === null ? [] : [w.close()])));
+  }
+
+  /** The path of a blob (present or not); INVALID_ARGUMENT for anything but sha256:<64 lowercase hex>. */
   blobPath(digest: string): string {
-    return join(this.root, 'blobs', 'sha256', parseDigest(digest));
+    return join(this.blobsDir, parseDigest(digest));
   }
 
   async info(digest: string): Promise<BlobInfo> {
+    const path = this.blobPath(digest);
+    await this.deleting.get(digest);
     try {
-      const st = await stat(this.blobPath(digest));
+      const st = await stat(path);
       return { digest, sizeBytes: st.size, createdAtMs: st.mtimeMs };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new BerthError('NOT_FOUND', `content ${digest} not found`);
-      }
-      throw err;
+      throw blobError(err, digest, 'stat');
     }
   }
 
   async has(digest: string): Promise<boolean> {
     try {
-      await stat(this.blobPath(digest));
+      await this.info(digest);
       return true;
-    } catch {
-      return false;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
     }
   }
 
-  /** Reads a small blob (manifest, config) whole; larger than maxBytes is RESOURCE_EXHAUSTED. */
+  /** Reads a small blob (manifest, config) whole; one larger than maxBytes is RESOURCE_EXHAUSTED. */
   async readBytes(digest: string, maxBytes: number): Promise<Buffer> {
-    const { sizeBytes } = await this.info(digest);
-    if (sizeBytes > maxBytes) {
-      throw new BerthError(
-        'RESOURCE_EXHAUSTED',
-        `content ${digest} is ${sizeBytes} bytes, over the ${maxBytes} byte limit`,
-      );
+    const fh = await this.openBlob(digest);
+    try {
+      const { size } = await fh.stat();
+      if (size > maxBytes) {
+        throw new BerthError(
+          'RESOURCE_EXHAUSTED',
+          `content ${digest} is ${size} bytes, over the ${maxBytes} byte limit`,
+        );
+      }
+      return await fh.readFile();
+    } finally {
+      await fh.close();
     }
-    return readFile(this.blobPath(digest));
   }
 
-  createReadStream(digest: string, start = 0): ReadStream {
-    return createReadStream(this.blobPath(digest), { start });
+  /** Streams a blob from byte `start`; a missing blob fails the stream with NOT_FOUND. */
+  createReadStream(digest: string, start = 0): Readable {
+    parseDigest(digest);
+    if (!Number.isSafeInteger(start) || start < 0) {
+      throw new BerthError('INVALID_ARGUMENT', `read content ${digest}: bad start offset ${start}`);
+    }
+    const openBlob = (): Promise<FileHandle> => this.openBlob(digest);
+    async function* read(): AsyncGenerator<Buffer> {
+      const fh = await openBlob();
+      yield* fh.createReadStream({ start }); // closes fh when done or destroyed
+    }
+    return Readable.from(read(), { objectMode: false });
   }
 
-  /** Re-hashes a blob: true when its bytes still match its name. */
+  /** Re-hashes a blob: false when its bytes no longer match its name (disk damage, tampering). */
   async verify(digest: string): Promise<boolean> {
     const hash = createHash('sha256');
     for await (const chunk of this.createReadStream(digest)) hash.update(chunk as Buffer);
     return `sha256:${hash.digest('hex')}` === digest;
   }
 
+  /**
+   * Opens a resumable writer for ref (any string naming the operation, e.g. "pull-<digest>"). Its offset says
+   * how much an earlier interrupted writer with the same ref and digest left. A second writer on a ref that is
+   * open gets ABORTED: the caller de-duplicates (SingleFlight) or retries.
+   */
   async openWriter(ref: string, expected: ExpectedBlob): Promise<ContentWriter> {
+    this.assertOpen();
     parseDigest(expected.digest);
-    if (this.lockedRefs.has(ref)) throw new BerthError('ABORTED', `content ref "${ref}" is locked by another writer`);
-    this.lockedRefs.add(ref);
+    const { sizeBytes } = expected;
+    if (sizeBytes !== undefined && !(Number.isSafeInteger(sizeBytes) && sizeBytes >= 0)) {
+      throw new BerthError('INVALID_ARGUMENT', `content ${expected.digest}: bad expected size ${sizeBytes}`);
+    }
+    if (ref === '') throw new BerthError('INVALID_ARGUMENT', 'content ref is empty');
+    const key = createHash('sha256').update(ref).digest('hex');
+    if (this.active.has(key)) throw new BerthError('ABORTED', `content ref "${ref}" is locked by another writer`);
+    this.active.set(key, null);
     try {
-      const dir = join(this.root, 'ingest', createHash('sha256').update(ref).digest('hex'));
+      const dir = join(this.ingestDir, key);
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeFile(join(dir, 'ref'), ref);
-      const dataPath = join(dir, 'data');
-      const fh = await open(dataPath, 'a+', 0o600);
-      const hash = createHash('sha256');
-      const offset = await hashExisting(fh, hash);
-      return new IngestWriter(this, ref, dir, dataPath, fh, hash, offset, expected);
+      const clean = sizeBytes === undefined ? { digest: expected.digest } : { digest: expected.digest, sizeBytes };
+      const writer = await IngestWriter.open(ref, dir, clean, {
+        blobPath: (d) => this.blobPath(d),
+        has: (d) => this.has(d),
+        release: () => this.active.delete(key),
+      });
+      this.active.set(key, writer);
+      return writer;
     } catch (err) {
-      this.lockedRefs.delete(ref);
-      throw err;
+      this.active.delete(key);
+      throw ioError(err, `open writer for content ref "${ref}"`);
     }
   }
 
-  /** Writes a blob held in memory (manifests, configs); returns its digest. */
+  /**
+   * Stores bytes held in memory (manifests, configs) and returns their digest; FAILED_PRECONDITION when they
+   * do not match expectedDigest. Takes no ref lock, so concurrent pulls may store the same manifest at once.
+   */
   async writeBlob(bytes: Uint8Array, expectedDigest?: string): Promise<string> {
-    const digest = expectedDigest ?? sha256Digest(bytes);
-    if (await this.has(digest)) {
-      if (sha256Digest(bytes) !== digest) {
-        throw new BerthError('FAILED_PRECONDITION', `content has digest ${sha256Digest(bytes)}, expected ${digest}`);
-      }
-      return digest;
+    this.assertOpen();
+    const digest = sha256Digest(bytes);
+    if (expectedDigest !== undefined && digest !== expectedDigest) {
+      parseDigest(expectedDigest); // a malformed expectation is INVALID_ARGUMENT, not a mismatch
+      throw new BerthError('FAILED_PRECONDITION', `content has digest ${digest}, expected ${expectedDigest}`);
     }
-    const writer = await this.openWriter(`blob-${digest}`, { digest, sizeBytes: bytes.length });
+    if (await this.has(digest)) return digest;
+    const name = `${TMP_PREFIX}${randomBytes(8).toString('hex')}`;
+    const tmp = join(this.ingestDir, name);
+    this.active.set(name, null);
     try {
-      await writer.reset();
-      await writer.write(bytes);
-      await writer.commit();
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+      const fh = await open(tmp, flags, 0o400);
+      try {
+        await fh.writeFile(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.blobPath(digest));
+      await syncDir(this.blobsDir);
+      return digest;
     } catch (err) {
-      await writer.abort();
-      throw err;
+      await rm(tmp, { force: true });
+      throw ioError(err, `write content ${digest}`);
+    } finally {
+      this.active.delete(name);
     }
-    return digest;
   }
 
-  /** Streams chunks into a blob; on failure or abort the ingest is kept for a resume. */
+  /**
+   * Writes a whole blob from source under ref, resuming an earlier ingest when source is a fetch function.
+   * On failure or cancellation (CANCELLED) the ingest stays for the next attempt; a digest or size mismatch
+   * drops it (FAILED_PRECONDITION).
+   */
   async writeFrom(
     ref: string,
     expected: ExpectedBlob,
-    source: AsyncIterable<Uint8Array>,
+    source: BlobSource,
     options: { signal?: AbortSignal } = {},
   ): Promise<BlobInfo> {
+    const { signal } = options;
+    const checkSignal = (): void => {
+      if (signal?.aborted) throw new BerthError('CANCELLED', `write of content ${expected.digest} cancelled`);
+    };
+    checkSignal();
     const writer = await this.openWriter(ref, expected);
     try {
-      for await (const chunk of source) {
-        if (options.signal?.aborted) throw new BerthError('CANCELLED', `write of ${expected.digest} cancelled`);
+      let body: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = [];
+      if (typeof source !== 'function') {
+        if (writer.offset > 0) await writer.reset();
+        body = source;
+      } else if (writer.offset === 0 || writer.offset !== expected.sizeBytes) {
+        const fetched = await source(writer.offset);
+        if (!fetched.isPartial && writer.offset > 0) await writer.reset();
+        body = fetched.body;
+      } // else: an earlier attempt got every byte and stopped short of commit
+      for await (const chunk of body) {
+        checkSignal();
         await writer.write(chunk);
       }
+      checkSignal();
       return await writer.commit();
     } finally {
       await writer.close();
     }
   }
 
+  /** Every blob, sorted by digest (`berth content ls`). */
   async list(): Promise<BlobInfo[]> {
-    const dir = join(this.root, 'blobs', 'sha256');
-    const names = (await readdir(dir)).filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
+    const names = (await readdir(this.blobsDir)).filter((n) => HEX_NAME.test(n)).sort();
     const infos = await Promise.all(names.map((n) => this.info(`sha256:${n}`).catch(() => undefined)));
     return infos.filter((i): i is BlobInfo => i !== undefined);
   }
 
-  async delete(digest: string): Promise<void> {
-    await this.info(digest);
-    await rm(this.blobPath(digest), { force: true });
+  /** Unfinished writes, including those left by an earlier berthd. */
+  async listIngests(): Promise<IngestInfo[]> {
+    const out: IngestInfo[] = [];
+    for (const name of (await readdir(this.ingestDir)).filter((n) => HEX_NAME.test(n)).sort()) {
+      const dir = join(this.ingestDir, name);
+      const ref = await readFile(join(dir, 'ref'), 'utf8').catch(() => undefined);
+      if (ref === undefined) continue; // half-created by a crash; cleanupIngests removes it
+      const st = await lstat(join(dir, 'data')).catch(() => undefined);
+      const writer = this.active.get(name);
+      out.push({
+        ref,
+        expected: await readExpected(join(dir, 'expected')),
+        offset: writer?.offset ?? st?.size ?? 0,
+        updatedAtMs: st?.mtimeMs ?? 0,
+        isActive: this.active.has(name),
+      });
+    }
+    return out;
   }
 
-  /** Removes every blob neither referenced nor leased. Ingests are never touched. */
-  async gc(keep: ReadonlySet<string>): Promise<{ removed: string[]; freedBytes: number }> {
+  /** Removes one blob; NOT_FOUND when it is absent. Callers check that nothing refers to it. */
+  async delete(digest: string): Promise<void> {
+    parseDigest(digest);
+    const pending = this.deleting.get(digest);
+    if (pending !== undefined) await pending; // no await otherwise: a has() right after must see the unlink
+    await this.unlinkBlob(digest).catch((err: unknown) => {
+      throw blobError(err, digest, 'delete');
+    });
+  }
+
+  /**
+   * Removes every blob that is neither in `referenced` nor leased, checking the lease just before each unlink.
+   * Ingests (open or resumable) are never touched: cleanupIngests ages those out.
+   */
+  async gc(referenced: ReadonlySet<string>, options: { leases?: LeaseCheck } = {}): Promise<GcResult> {
     const removed: string[] = [];
     let freedBytes = 0;
     for (const blob of await this.list()) {
-      if (keep.has(blob.digest)) continue;
-      await rm(this.blobPath(blob.digest), { force: true });
+      if (referenced.has(blob.digest) || options.leases?.isLeased(blob.digest) === true) continue;
+      try {
+        await this.unlinkBlob(blob.digest);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw ioError(err, `gc content ${blob.digest}`);
+      }
       removed.push(blob.digest);
       freedBytes += blob.sizeBytes;
     }
     return { removed, freedBytes };
   }
 
-  /** Removes ingests not written for maxAgeMs and not open now. */
+  /** Removes ingests no writer has open and nobody wrote for maxAgeMs; returns how many. */
   async cleanupIngests(maxAgeMs: number, nowMs = Date.now()): Promise<number> {
-    const base = join(this.root, 'ingest');
     let removed = 0;
-    for (const name of await readdir(base)) {
-      const dir = join(base, name);
-      const ref = await readFile(join(dir, 'ref'), 'utf8').catch(() => '');
-      if (this.lockedRefs.has(ref)) continue;
-      const st = await stat(join(dir, 'data')).catch(() => undefined);
-      if (st === undefined || nowMs - st.mtimeMs > maxAgeMs) {
-        await rm(dir, { recursive: true, force: true });
-        removed++;
-      }
+    for (const name of await readdir(this.ingestDir)) {
+      const path = join(this.ingestDir, name);
+      if (!HEX_NAME.test(name) && !name.startsWith(TMP_PREFIX)) continue;
+      const st = (await lstat(join(path, 'data')).catch(() => undefined)) ?? (await lstat(path).catch(() => undefined));
+      if (st === undefined || nowMs - st.mtimeMs < maxAgeMs || this.active.has(name)) continue;
+      await rm(path, { recursive: true, force: true });
+      removed++;
     }
     return removed;
   }
 
+  /** Bytes and files held: blobs plus unfinished ingests (both occupy the image filesystem). */
   async usage(): Promise<{ sizeBytes: number; inodes: number }> {
-    const blobs = await this.list();
-    return { sizeBytes: blobs.reduce((n, b) => n + b.sizeBytes, 0), inodes: blobs.length };
-  }
-
-  /** @internal used by IngestWriter */
-  releaseRef(ref: string): void {
-    this.lockedRefs.delete(ref);
-  }
-}
-
-async function hashExisting(fh: FileHandle, hash: Hash): Promise<number> {
-  const buf = Buffer.alloc(READ_CHUNK);
-  let offset = 0;
-  for (;;) {
-    const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
-    if (bytesRead === 0) return offset;
-    hash.update(buf.subarray(0, bytesRead));
-    offset += bytesRead;
-  }
-}
-
-class IngestWriter implements ContentWriter {
-  private isDone = false;
-
-  constructor(
-    private readonly store: ContentStore,
-    private readonly ref: string,
-    private readonly dir: string,
-    private readonly dataPath: string,
-    private fh: FileHandle,
-    private hash: Hash,
-    public offset: number,
-    private readonly expected: ExpectedBlob,
-  ) {}
-
-  async write(chunk: Uint8Array): Promise<void> {
-    this.assertOpen();
-    const size = this.expected.sizeBytes;
-    if (size !== undefined && this.offset + chunk.length > size) {
-      await this.abort();
-      throw new BerthError(
-        'FAILED_PRECONDITION',
-        `content ${this.expected.digest}: more than the expected ${size} bytes`,
-      );
-    }
-    await this.fh.write(chunk);
-    this.hash.update(chunk);
-    this.offset += chunk.length;
-  }
-
-  async reset(): Promise<void> {
-    this.assertOpen();
-    await this.fh.truncate(0);
-    this.hash = createHash('sha256');
-    this.offset = 0;
-  }
-
-  async commit(): Promise<BlobInfo> {
-    this.assertOpen();
-    const { digest, sizeBytes } = this.expected;
-    const actual = `sha256:${this.hash.copy().digest('hex')}`;
-    if ((sizeBytes !== undefined && this.offset !== sizeBytes) || actual !== digest) {
-      const got = `${this.offset} bytes with digest ${actual}`;
-      await this.abort();
-      throw new BerthError(
-        'FAILED_PRECONDITION',
-        `content ${digest}: got ${got}, expected ${sizeBytes ?? 'any'} bytes with digest ${digest}`,
-      );
-    }
-    await this.fh.sync();
-    await this.fh.close();
-    const target = this.store.blobPath(digest);
-    await rename(this.dataPath, target);
-    const blobs = await open(join(target, '..'), 'r');
-    try {
-      await blobs.sync();
-    } finally {
-      await blobs.close();
-    }
-    await rm(this.dir, { recursive: true, force: true });
-    this.finish();
-    return { digest, sizeBytes: this.offset, createdAtMs: Date.now() };
-  }
-
-  async abort(): Promise<void> {
-    if (this.isDone) return;
-    await this.fh.close().catch(() => undefined);
-    await rm(this.dir, { recursive: true, force: true });
-    this.finish();
-  }
-
-  async close(): Promise<void> {
-    if (this.isDone) return;
-    await this.fh.close().catch(() => undefined);
-    this.finish();
-  }
-
-  private finish(): void {
-    this.isDone = true;
-    this.store.releaseRef(this.ref);
+    const [blobs, ingests] = await Promise.all([this.list(), this.listIngests()]);
+    const sizeBytes = [...blobs.map((b) => b.sizeBytes), ...ingests.map((i) => i.offset)].reduce((a, b) => a + b, 0);
+    return { sizeBytes, inodes: blobs.length + ingests.length };
   }
 
   private assertOpen(): void {
-    if (this.isDone) throw new BerthError('FAILED_PRECONDITION', `content writer for "${this.ref}" is closed`);
+    if (this.isClosed) throw new BerthError('FAILED_PRECONDITION', 'content store is closed');
   }
+
+  private async openBlob(digest: string): Promise<FileHandle> {
+    const path = this.blobPath(digest);
+    await this.deleting.get(digest);
+    try {
+      return await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      throw blobError(err, digest, 'open');
+    }
+  }
+
+  /** Starts the unlink at once (same tick as the caller's checks) and lets readers of digest wait for it. */
+  private unlinkBlob(digest: string): Promise<void> {
+    const done = unlink(this.blobPath(digest));
+    const settled = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.deleting.set(digest, settled);
+    void settled.then(() => {
+      if (this.deleting.get(digest) === settled) this.deleting.delete(digest);
+    });
+    return done;
+  }
+}
+
+function blobError(err: unknown, digest: string, doing: string): BerthError {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    return new BerthError('NOT_FOUND', `content ${digest} not found`, { cause: err });
+  }
+  return ioError(err, `${doing} content ${digest}`);
 }

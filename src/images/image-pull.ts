@@ -152,25 +152,13 @@ export class ImagePuller {
     if (await this.content.has(desc.digest)) return;
     await this.blobFetches.run(desc.digest, async () => {
       if (await this.content.has(desc.digest)) return;
-      const writer = await this.content.openWriter(`pull-${desc.digest}`, {
-        digest: desc.digest,
-        sizeBytes: desc.size,
-      });
-      try {
-        const blob = await this.registry.fetchBlob(repo, desc.digest, {
-          ...opts,
-          offset: writer.offset,
-          preferred: endpoint,
-        });
-        if (writer.offset > 0 && !blob.isPartial) await writer.reset();
-        for await (const chunk of blob.body) {
-          if (opts.signal?.aborted) throw new BerthError('CANCELLED', `pull of ${desc.digest} cancelled`);
-          await writer.write(chunk);
-        }
-        await writer.commit();
-      } finally {
-        await writer.close();
-      }
+      // The content store decides whether to resume (Range from its ingest offset) or start over.
+      await this.content.writeFrom(
+        `pull-${desc.digest}`,
+        { digest: desc.digest, sizeBytes: desc.size },
+        (offset) => this.registry.fetchBlob(repo, desc.digest, { ...opts, offset, preferred: endpoint }),
+        opts.signal ? { signal: opts.signal } : {},
+      );
     });
   }
 }

@@ -43,6 +43,8 @@ export interface ImageView {
 }
 
 const MAX_JSON_BYTES = 4 * 1024 * 1024;
+/** An interrupted download nobody resumed for a day is abandoned (containerd's default ingest expiry too). */
+const STALE_INGEST_MS = 24 * 3600 * 1000;
 
 export class ImageService {
   private readonly details = new Map<string, ImageDetails>();
@@ -85,6 +87,7 @@ export class ImageService {
         deps.log.warn({ err, image: record.name }, 'image content is missing or damaged; pull it again');
       }
     }
+    await deps.content.cleanupIngests(STALE_INGEST_MS);
     return svc;
   }
 
@@ -164,12 +167,12 @@ export class ImageService {
     for (const id of [...this.details.keys()]) {
       if (!this.index.allIds().has(id)) this.details.delete(id);
     }
-    const keep = this.referencedDigests();
-    for (const d of this.leases.leasedDigests()) keep.add(d);
-    const result = await this.content.gc(keep);
+    // Leases are checked per blob at unlink time: a pull that starts while GC runs still protects its blobs.
+    const result = await this.content.gc(this.referencedDigests(), { leases: this.leases });
+    const staleIngests = await this.content.cleanupIngests(STALE_INGEST_MS);
     const layers = await this.removeUnusedLayers();
-    if (result.removed.length > 0 || layers > 0) {
-      this.log.info({ blobs: result.removed.length, freedBytes: result.freedBytes, layers }, 'image GC');
+    if (result.removed.length > 0 || layers > 0 || staleIngests > 0) {
+      this.log.info({ blobs: result.removed.length, freedBytes: result.freedBytes, layers, staleIngests }, 'image GC');
     }
     return result;
   }
