@@ -1,5 +1,5 @@
 /**
- * Applies one OCI layer tar (gzip or plain) to an empty directory in overlayfs form: OCI whiteouts become
+ * Applies one OCI layer tar (gzip, zstd or plain) to an empty directory in overlayfs form: OCI whiteouts become
  * overlay whiteouts (char device 0/0) and opaque markers become trusted.overlay.opaque=y. Returns the
  * DiffID (sha256 of the uncompressed tar), which the caller checks against the image config.
  *
@@ -13,14 +13,13 @@ import { createHash } from 'node:crypto';
 import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { setAttribute } from 'fs-xattr';
 import tar from 'tar-stream';
 import type { Header as Headers } from 'tar-stream';
 import { BerthError, isBerthError, messageOf } from '../base/errors.js';
 import type { Exec } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
+import { decompressLayer } from './layer-decompress.js';
 import { layerPathParts, whiteoutOf } from './layer-path.js';
 
 export interface ApplyOptions {
@@ -32,32 +31,10 @@ export interface ApplyOptions {
 }
 
 const MKNOD_TIMEOUT_MS = 10_000;
-const GZIP_MAGIC = [0x1f, 0x8b];
-const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 
 interface DirTimes {
   readonly path: string;
   readonly mtime: Date;
-}
-
-/** Yields the source's bytes, gunzipped when they start with the gzip magic. */
-async function* decompressed(source: AsyncIterable<Uint8Array>, layer: string): AsyncIterable<Buffer> {
-  const it = source[Symbol.asyncIterator]();
-  const first = await it.next();
-  if (first.done) return;
-  const head = Buffer.from(first.value);
-  const rest = (async function* () {
-    yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
-  })();
-  if (ZSTD_MAGIC.every((b, i) => head[i] === b)) {
-    throw new BerthError('UNIMPLEMENTED', `layer ${layer}: zstd layers are not supported yet`);
-  }
-  if (GZIP_MAGIC.every((b, i) => head[i] === b)) {
-    yield* Readable.from(rest).pipe(createGunzip()) as AsyncIterable<Buffer>;
-  } else {
-    yield* rest;
-  }
 }
 
 export async function applyLayer(
@@ -83,7 +60,7 @@ export async function applyLayer(
   });
   const feed = (async () => {
     try {
-      for await (const chunk of decompressed(source, opts.layer)) {
+      for await (const chunk of decompressLayer(source, opts.layer)) {
         if (opts.signal?.aborted) throw new BerthError('CANCELLED', `apply of layer ${opts.layer} cancelled`);
         if (isStopped) return; // the extractor failed: stop reading the source
         hash.update(chunk);
