@@ -2,7 +2,9 @@
 // form, gzip, DiffID, and hostile layers that must fail without touching anything outside.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +17,8 @@ import { applyLayer } from '../../../src/snapshots/layer-apply.js';
 import { integrationSkipReason } from '../../harness/berthd.js';
 
 const skip = integrationSkipReason();
+const ZSTD_BIN = '/usr/bin/zstd';
+const zstdSkip = existsSync(ZSTD_BIN) ? false : `${ZSTD_BIN} is missing (package zstd)`;
 const MTIME = new Date('2024-01-02T03:04:05Z');
 
 type Entry = Partial<Header> & { readonly name: string; readonly content?: string };
@@ -164,8 +168,16 @@ describe('layer applier', { skip, timeout: 60_000 }, () => {
       }));
   }
 
-  it('refuses zstd layers for now, clearly', () =>
+  it('applies a zstd layer (made by the zstd tool), with the DiffID of the tar inside', { skip: zstdSkip }, () =>
     withDirs(async (root) => {
-      await assert.rejects(apply(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]), root), { code: 'UNIMPLEMENTED' });
-    }));
+      const tarBytes = await tarOf([
+        { name: 'etc/', type: 'directory', mode: 0o755 },
+        { name: 'etc/motd', type: 'file', mode: 0o644, content: 'zstd layer\n' },
+      ]);
+      const zstd = execFileSync(ZSTD_BIN, ['-q', '-c'], { input: tarBytes });
+      const { diffId } = await apply(zstd, root);
+      assert.equal(diffId, `sha256:${createHash('sha256').update(tarBytes).digest('hex')}`);
+      assert.equal(await readFile(join(root, 'etc/motd'), 'utf8'), 'zstd layer\n');
+    }),
+  );
 });
