@@ -1,4 +1,6 @@
 /** What the admin handlers need, as narrow interfaces. */
+import type { ImageService } from '../images/index.js';
+
 export interface NamespaceInfo {
   readonly name: string;
   readonly createdAtNs: bigint;
@@ -11,6 +13,9 @@ export interface Namespaces {
   remove(name: string): void;
 }
 
+export type AdminImages = Pick<ImageService, 'pull' | 'tag' | 'prune'>;
+
 export interface AdminDeps {
   readonly namespaces: Namespaces;
+  readonly images: AdminImages;
 }

@@ -1,6 +1,7 @@
 /**
- * admin: Berth's own gRPC service beside CRI (containerd's ctr functions): namespaces now; content,
- * snapshots, events and plugins answer UNIMPLEMENTED until their issues land (#3, #8).
+ * admin: Berth's own gRPC service beside CRI (containerd's ctr functions): namespaces and images (pull with
+ * progress, tag, prune; push and archives with #3); content, snapshots, events and plugins answer
+ * UNIMPLEMENTED until issue #8 lands.
  * It is served through the same instrumented wrapper as CRI (src/cri/server.ts).
  */
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
@@ -8,9 +9,10 @@ import { AdminService } from '../api/gen/admin.js';
 import type { Logger } from '../base/logger.js';
 import { buildService } from '../cri/index.js';
 import type { AdminDeps } from './deps.js';
+import { pruneImages, pullImage, tagImage } from './images.js';
 import { createNamespace, deleteNamespace, listNamespaces } from './namespaces.js';
 
-export type { AdminDeps, Namespaces, NamespaceInfo } from './deps.js';
+export type { AdminDeps, AdminImages, Namespaces, NamespaceInfo } from './deps.js';
 
 export function createAdminService(
   deps: AdminDeps,
@@ -23,6 +25,9 @@ export function createAdminService(
       listNamespaces: listNamespaces(deps.namespaces),
       createNamespace: createNamespace(deps.namespaces),
       deleteNamespace: deleteNamespace(deps.namespaces),
+      pullImage: pullImage(deps.images, deps.namespaces),
+      tagImage: tagImage(deps.images, deps.namespaces),
+      pruneImages: pruneImages(deps.images, deps.namespaces),
     },
     { serviceName: 'Admin', log, isReady },
   );

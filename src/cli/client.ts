@@ -4,7 +4,7 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
-import type { CallOptions, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import type { CallOptions, ClientReadableStream, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
 import { ImageServiceClient, RuntimeServiceClient } from '../api/gen/cri.js';
 import { AdminClient } from '../api/gen/admin.js';
 import { socketPathOf } from './address.js';
@@ -17,6 +17,13 @@ export type UnaryMethod<Req, Res> = (
   options: Partial<CallOptions>,
   callback: (error: ServiceError | null, response: Res) => void,
 ) => ClientUnaryCall;
+
+/** A generated grpc-js server-streaming method, in its (request, metadata, options) form. */
+export type ServerStreamMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+) => ClientReadableStream<Res>;
 
 export class Clients {
   readonly runtime: RuntimeServiceClient;
@@ -40,14 +47,36 @@ export class Clients {
   /** Calls one unary RPC; bind the method to its client: `call(c.runtime.version.bind(c.runtime), {...})`. */
   async call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
     await this.checkSocket();
-    const metadata = new Metadata();
-    metadata.set('containerd-namespace', this.namespace);
     return new Promise<Res>((resolve, reject) => {
-      method(request, metadata, { deadline: Date.now() + this.timeoutMs }, (err, response) => {
+      method(request, this.metadata(), { deadline: Date.now() + this.timeoutMs }, (err, response) => {
         if (err) reject(this.translate(err));
         else resolve(response);
       });
     });
+  }
+
+  /**
+   * Calls a server-streaming RPC and yields its messages. No deadline: a pull or an export may take longer
+   * than --timeout; Ctrl-C cancels the call.
+   */
+  async *stream<Req, Res>(method: ServerStreamMethod<Req, Res>, request: Req): AsyncGenerator<Res> {
+    await this.checkSocket();
+    const call = method(request, this.metadata(), {});
+    const cancel = (): void => call.cancel();
+    process.once('SIGINT', cancel);
+    try {
+      for await (const message of call) yield message as Res;
+    } catch (err) {
+      throw this.translate(err as ServiceError);
+    } finally {
+      process.off('SIGINT', cancel);
+    }
+  }
+
+  private metadata(): Metadata {
+    const metadata = new Metadata();
+    metadata.set('containerd-namespace', this.namespace);
+    return metadata;
   }
 
   close(): void {

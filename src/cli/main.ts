@@ -27,7 +27,12 @@ export function buildProgram(): Command {
     .version(readPackageInfo().version, '-v, --version', 'print the berth client version')
     .addOption(new Option('-a, --address <address>', 'berthd socket').env('BERTH_ADDRESS').default(DEFAULT_ADDRESS))
     .addOption(new Option('--timeout <seconds>', 'timeout of each call').argParser(parseSeconds).default(10))
-    .addOption(new Option('-n, --namespace <ns>', 'namespace for admin commands').default('default'))
+    .addOption(
+      new Option(
+        '-n, --namespace <ns>',
+        'namespace of images for pull, tag, push, save, load, prune (CRI: k8s.io)',
+      ).default('k8s.io'),
+    )
     .option('-D, --debug', 'print debug details on errors', false)
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .showHelpAfterError()

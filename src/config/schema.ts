@@ -71,6 +71,8 @@ export const ConfigSchema = z
             cgroup_driver: z.enum(['cgroupfs', 'systemd']).default('cgroupfs'),
             /** The per-container monitor (Debian package conmon). */
             conmon_path: absolutePath.default('/usr/bin/conmon'),
+            /** Layers of one pull downloaded at once (containerd's key of the same name). */
+            max_concurrent_downloads: z.int().min(1).max(64).default(3),
             cni: z
               .strictObject({
                 bin_dir: searchPath.default('/opt/cni/bin:/usr/lib/cni'),

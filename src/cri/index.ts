@@ -27,7 +27,7 @@ export type { ImageFsUsage } from './image-fs-info.js';
 
 export type { RuntimeServiceDeps, RuntimeInfo, ReadinessCheck, PodCidrs } from './deps.js';
 export { buildService } from './server.js';
-export type { CallContext, ServiceOptions, UnaryHandlers } from './server.js';
+export type { CallContext, ServiceOptions, Handlers } from './server.js';
 export { GRPC_STATUS, fromServiceError, toStatus } from './errors.js';
 
 export interface CriServices {

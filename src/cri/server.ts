@@ -5,20 +5,23 @@
  *   reads at trace; failures at warn (classified) or error with stack (unclassified -> UNKNOWN);
  * - an AbortSignal that fires when the client cancels or its deadline passes;
  * - BerthError codes converted to gRPC status codes (errors.ts);
- * - an RPC without a handler answers UNIMPLEMENTED naming it, never a silent empty success.
+ * - an RPC without a handler answers UNIMPLEMENTED naming it, never a silent empty success;
+ * - streaming RPCs (admin pull progress, image export/import) get the same treatment: a server-streaming
+ *   handler awaits send() for backpressure, a client-streaming one reads an async iterable of requests.
  * Handlers never log their own entry or exit.
  */
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type {
   sendUnaryData,
+  ServerReadableStream,
   ServerUnaryCall,
   ServerWritableStream,
   ServiceDefinition,
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Logger } from '../base/logger.js';
-import { errorCode } from '../base/errors.js';
+import { BerthError, errorCode } from '../base/errors.js';
 import { toStatus } from './errors.js';
 
 export interface CallContext {
@@ -30,15 +33,16 @@ export interface CallContext {
 
 type RequestOf<M> = M extends { requestDeserialize(bytes: Buffer): infer R } ? R : never;
 type ResponseOf<M> = M extends { responseSerialize(value: infer R): Buffer } ? R : never;
-type IsUnary<M> = M extends { requestStream: false; responseStream: false } ? true : false;
+type HandlerOf<M> = M extends { requestStream: false; responseStream: false }
+  ? (request: RequestOf<M>, ctx: CallContext) => Promise<ResponseOf<M>>
+  : M extends { requestStream: false; responseStream: true }
+    ? (request: RequestOf<M>, ctx: CallContext, send: (message: ResponseOf<M>) => Promise<void>) => Promise<void>
+    : M extends { requestStream: true; responseStream: false }
+      ? (requests: AsyncIterable<RequestOf<M>>, ctx: CallContext) => Promise<ResponseOf<M>>
+      : never;
 
-/** Handler functions keyed like the generated service definition; only unary RPCs for now. */
-export type UnaryHandlers<D> = {
-  readonly [K in keyof D as IsUnary<D[K]> extends true ? K : never]?: (
-    request: RequestOf<D[K]>,
-    ctx: CallContext,
-  ) => Promise<ResponseOf<D[K]>>;
-};
+/** Handler functions keyed like the generated service definition (bidirectional streams: none yet). */
+export type Handlers<D> = { readonly [K in keyof D]?: HandlerOf<D[K]> };
 
 export interface ServiceOptions {
   /** "RuntimeService": used in UNIMPLEMENTED messages and logs. */
@@ -52,28 +56,43 @@ export interface ServiceOptions {
 const READ_RPC = /^(list|version|status|runtimeConfig|imageFsInfo)|(Status|Stats|Info)$/;
 
 type Handler = (request: unknown, ctx: CallContext) => Promise<unknown>;
+type StreamHandler = (request: unknown, ctx: CallContext, send: (message: unknown) => Promise<void>) => Promise<void>;
 
 export function buildService<D extends ServiceDefinition>(
   definition: D,
-  handlers: UnaryHandlers<D>,
+  handlers: Handlers<D>,
   options: ServiceOptions,
 ): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const [method, def] of Object.entries(definition)) {
     const rpcName = def.path.slice(def.path.lastIndexOf('/') + 1);
     const handler = (handlers as Record<string, Handler | undefined>)[method];
-    if (def.responseStream || def.requestStream) {
+    if (def.responseStream && def.requestStream) {
       impl[method] = (call: ServerWritableStream<unknown, unknown>) => {
         call.emit('error', unimplemented(options.serviceName, rpcName));
       };
-      continue;
+    } else if (def.responseStream) {
+      impl[method] =
+        handler === undefined
+          ? (call: ServerWritableStream<unknown, unknown>) => {
+              call.emit('error', unimplemented(options.serviceName, rpcName));
+            }
+          : wrapServerStream(rpcName, handler as StreamHandler, options);
+    } else if (def.requestStream) {
+      impl[method] =
+        handler === undefined
+          ? (_call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+              callback(unimplemented(options.serviceName, rpcName));
+            }
+          : wrapUnary(rpcName, handler, options, (call) => call);
+    } else {
+      impl[method] =
+        handler === undefined
+          ? (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+              callback(unimplemented(options.serviceName, rpcName));
+            }
+          : wrapUnary(rpcName, handler, options, (call) => (call as ServerUnaryCall<unknown, unknown>).request);
     }
-    impl[method] =
-      handler === undefined
-        ? (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-            callback(unimplemented(options.serviceName, rpcName));
-          }
-        : wrapUnary(rpcName, handler, options);
   }
   return impl;
 }
@@ -82,21 +101,76 @@ function unimplemented(serviceName: string, rpcName: string): { code: status; de
   return { code: status.UNIMPLEMENTED, details: `${serviceName}.${rpcName} is not implemented by berth yet` };
 }
 
-function wrapUnary(rpcName: string, handler: Handler, options: ServiceOptions) {
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown>;
+
+function callContext(
+  rpcName: string,
+  call: { once(event: 'cancelled', fn: () => void): unknown },
+  options: ServiceOptions,
+) {
+  const reqId = randomBytes(8).toString('hex');
+  const log = options.log.child({ rpc: rpcName, reqId });
+  const abort = new AbortController();
+  call.once('cancelled', () => abort.abort(new Error(`${rpcName} cancelled by the client`)));
+  const startedNs = process.hrtime.bigint();
+  const elapsedMs = (): number => Number(process.hrtime.bigint() - startedNs) / 1e6;
+  return { ctx: { log, reqId, signal: abort.signal }, log, elapsedMs };
+}
+
+function logFailure(log: Logger, err: unknown, elapsedMs: number): { code: status; details: string } {
+  const st = toStatus(err);
+  if (errorCode(err) === 'UNKNOWN') {
+    log.error({ err, durationMs: elapsedMs }, 'failed with an unclassified error');
+  } else {
+    log.warn({ code: errorCode(err), durationMs: elapsedMs }, st.details);
+  }
+  return st;
+}
+
+function wrapServerStream(rpcName: string, handler: StreamHandler, options: ServiceOptions) {
+  return (call: ServerWritableStream<unknown, unknown>): void => {
+    if (!options.isReady()) {
+      call.emit('error', { code: status.UNAVAILABLE, details: 'server is not initialized yet' });
+      return;
+    }
+    const { ctx, log, elapsedMs } = callContext(rpcName, call, options);
+    const send = async (message: unknown): Promise<void> => {
+      if (ctx.signal.aborted) throw new BerthError('CANCELLED', `${rpcName} cancelled by the client`);
+      if (!call.write(message)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            call.off('drain', done);
+            ctx.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          call.on('drain', done);
+          ctx.signal.addEventListener('abort', done);
+        });
+      }
+    };
+    handler(call.request, ctx, send).then(
+      () => {
+        log.info({ durationMs: elapsedMs() }, 'ok');
+        call.end();
+      },
+      (err: unknown) => {
+        const st = logFailure(log, err, elapsedMs());
+        if (!ctx.signal.aborted) call.emit('error', st);
+      },
+    );
+  };
+}
+
+function wrapUnary(rpcName: string, handler: Handler, options: ServiceOptions, requestOf: (call: AnyCall) => unknown) {
   const isRead = READ_RPC.test(rpcName[0]!.toLowerCase() + rpcName.slice(1));
-  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
+  return (call: AnyCall, callback: sendUnaryData<unknown>): void => {
     if (!options.isReady()) {
       callback({ code: status.UNAVAILABLE, details: 'server is not initialized yet' });
       return;
     }
-    const reqId = randomBytes(8).toString('hex');
-    const log = options.log.child({ rpc: rpcName, reqId });
-    const abort = new AbortController();
-    call.once('cancelled', () => abort.abort(new Error(`${rpcName} cancelled by the client`)));
-    const startedNs = process.hrtime.bigint();
-    const elapsedMs = (): number => Number(process.hrtime.bigint() - startedNs) / 1e6;
+    const { ctx, log, elapsedMs } = callContext(rpcName, call, options);
 
-    handler(call.request, { log, reqId, signal: abort.signal }).then(
+    handler(requestOf(call), ctx).then(
       (response) => {
         if (isRead) {
           if (log.isLevelEnabled('trace')) log.trace({ durationMs: elapsedMs() }, 'ok');
@@ -106,13 +180,7 @@ function wrapUnary(rpcName: string, handler: Handler, options: ServiceOptions) {
         callback(null, response);
       },
       (err: unknown) => {
-        const st = toStatus(err);
-        if (errorCode(err) === 'UNKNOWN') {
-          log.error({ err, durationMs: elapsedMs() }, 'failed with an unclassified error');
-        } else {
-          log.warn({ code: errorCode(err), durationMs: elapsedMs() }, st.details);
-        }
-        callback(st);
+        callback(logFailure(log, err, elapsedMs()));
       },
     );
   };

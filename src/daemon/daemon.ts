@@ -91,7 +91,7 @@ export class Daemon {
       content,
       leases,
       layers: snapshotter,
-      puller: new ImagePuller(registry, content, leases, snapshotter, 3),
+      puller: new ImagePuller(registry, content, leases, snapshotter, cri.max_concurrent_downloads),
       log: log.child({ component: 'images' }),
       nowNs,
     });
@@ -122,7 +122,7 @@ export class Daemon {
     )) {
       server.addService(svc.definition, svc.implementation);
     }
-    const admin = createAdminService({ namespaces: store.namespaces }, rpcLog, isReady);
+    const admin = createAdminService({ namespaces: store.namespaces, images }, rpcLog, isReady);
     server.addService(admin.definition, admin.implementation);
     this.server = server;
 

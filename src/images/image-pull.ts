@@ -2,8 +2,9 @@
  * Pulling an image into the content store: resolve the reference (index -> this platform's manifest),
  * fetch the config and the layers (a few at a time, each blob once even across concurrent pulls,
  * resuming an ingest an earlier interrupted pull left), all under a lease so GC cannot take them.
- * Then each layer is unpacked, in order, into the snapshotter under its chain ID (once per chain ID).
- * TODO(#3): unpack each layer as soon as it and its parent have arrived, instead of after all downloads.
+ * Each layer is unpacked into the snapshotter under its chain ID (once per chain ID) as soon as it and the
+ * layers below it have arrived, while later layers are still downloading, as containerd's unpacker does.
+ * Listeners get per-layer progress (bytes and state), which the admin service streams to `berth pull`.
  */
 import { BerthError } from '../base/errors.js';
 import { SingleFlight } from '../base/single-flight.js';
@@ -25,9 +26,20 @@ export interface PulledImage {
   readonly configDigest: string;
 }
 
+export type LayerState = 'waiting' | 'exists' | 'downloading' | 'downloaded' | 'unpacking' | 'unpacked';
+
+export interface LayerProgress {
+  readonly digest: string;
+  readonly state: LayerState;
+  readonly currentBytes: number;
+  readonly totalBytes: number;
+}
+
 export interface PullOptions {
   readonly credentials?: RegistryCredentials;
   readonly signal?: AbortSignal;
+  /** Called on each state change of a layer and as its bytes arrive (cheap: the caller throttles). */
+  readonly onProgress?: (progress: LayerProgress) => void;
 }
 
 export interface PullIntoLease extends PullOptions {
@@ -36,6 +48,24 @@ export interface PullIntoLease extends PullOptions {
 }
 
 const MAX_JSON_BYTES = 4 * 1024 * 1024;
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Marked handled at once: a later layer may fail while the unpacker still awaits an earlier one.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
 
 export class ImagePuller {
   private readonly blobFetches = new SingleFlight<string, void>();
@@ -80,7 +110,8 @@ export class ImagePuller {
     const manifest: Manifest = doc.manifest;
     const endpoint = fetched.endpoint;
 
-    await this.fetchBlob(repo, manifest.config, lease, endpoint, opts);
+    const { onProgress: _layersOnly, ...configOpts } = opts;
+    await this.fetchBlob(repo, manifest.config, lease, endpoint, configOpts);
     const config: ImageConfig = parseImageConfig(
       await this.content.readBytes(manifest.config.digest, MAX_JSON_BYTES),
       `config ${manifest.config.digest} of ${what}`,
@@ -91,8 +122,7 @@ export class ImagePuller {
         `${what}: manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff_ids`,
       );
     }
-    await this.fetchAll(repo, manifest.layers, lease, endpoint, opts);
-    await this.unpack(manifest.layers, config.rootfs.diff_ids, opts);
+    await this.fetchAndUnpack(repo, manifest.layers, config.rootfs.diff_ids, lease, endpoint, opts);
     await this.keep(lease, fetched.bytes, fetched.digest);
     return {
       resolvedDigest,
@@ -103,42 +133,70 @@ export class ImagePuller {
     };
   }
 
-  private async unpack(layers: readonly Descriptor[], diffIds: readonly string[], opts: PullOptions): Promise<void> {
-    const chain = chainIds(diffIds);
-    for (const [i, layer] of layers.entries()) {
-      const chainId = chain[i]!;
-      if (this.snapshotter.hasLayer(chainId)) continue;
-      await this.snapshotter.applyLayer(
-        chainId,
-        i === 0 ? null : chain[i - 1]!,
-        this.content.createReadStream(layer.digest),
-        diffIds[i]!,
-        opts.signal ? { signal: opts.signal } : {},
-      );
-    }
-  }
-
   private async keep(lease: string, bytes: Buffer, digest: string): Promise<void> {
     this.leases.addResource(lease, digest);
     await this.content.writeBlob(bytes, digest);
   }
 
-  /** Layers with at most maxConcurrentDownloads in flight. */
-  private async fetchAll(
+  /**
+   * Downloads layers with at most maxConcurrentDownloads in flight and unpacks each, in order, once it and
+   * every layer below it are in the content store. A failure stops new downloads, waits for those under way
+   * (their ingests stay resumable) and rethrows the first error.
+   */
+  private async fetchAndUnpack(
     repo: Repository,
     layers: readonly Descriptor[],
+    diffIds: readonly string[],
     lease: string,
     endpoint: RegistryEndpoint,
     opts: PullOptions,
   ): Promise<void> {
+    const chain = chainIds(diffIds);
+    const report = (layer: Descriptor, state: LayerState, currentBytes = 0): void =>
+      opts.onProgress?.({ digest: layer.digest, state, currentBytes, totalBytes: layer.size });
+    for (const layer of layers) report(layer, 'waiting');
+    const downloads = layers.map(() => deferred());
     let next = 0;
+    let isFailed = false;
     const worker = async (): Promise<void> => {
-      while (next < layers.length) {
-        const layer = layers[next++]!;
-        await this.fetchBlob(repo, layer, lease, endpoint, opts);
+      while (next < layers.length && !isFailed) {
+        const i = next++;
+        const layer = layers[i]!;
+        try {
+          // Fetched even when its chain is already unpacked: push and save need the blob itself.
+          await this.fetchBlob(repo, layer, lease, endpoint, opts);
+          downloads[i]!.resolve();
+        } catch (err) {
+          isFailed = true;
+          downloads[i]!.reject(err);
+        }
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, this.maxConcurrentDownloads) }, worker));
+    const workers = Promise.all(Array.from({ length: Math.max(1, this.maxConcurrentDownloads) }, worker));
+    try {
+      for (const [i, layer] of layers.entries()) {
+        await downloads[i]!.promise;
+        const chainId = chain[i]!;
+        if (this.snapshotter.hasLayer(chainId)) {
+          report(layer, 'unpacked', layer.size);
+          continue;
+        }
+        report(layer, 'unpacking', layer.size);
+        await this.snapshotter.applyLayer(
+          chainId,
+          i === 0 ? null : chain[i - 1]!,
+          this.content.createReadStream(layer.digest),
+          diffIds[i]!,
+          opts.signal ? { signal: opts.signal } : {},
+        );
+        report(layer, 'unpacked', layer.size);
+      }
+    } catch (err) {
+      isFailed = true;
+      throw err;
+    } finally {
+      await workers;
+    }
   }
 
   private async fetchBlob(
@@ -149,16 +207,36 @@ export class ImagePuller {
     opts: PullOptions,
   ): Promise<void> {
     this.leases.addResource(lease, desc.digest);
-    if (await this.content.has(desc.digest)) return;
+    const report = (state: LayerState, currentBytes: number): void =>
+      opts.onProgress?.({ digest: desc.digest, state, currentBytes, totalBytes: desc.size });
+    if (await this.content.has(desc.digest)) {
+      report('exists', desc.size);
+      return;
+    }
+    // A pull that joins a download under way sees only its end, not its bytes.
+    const isJoining = this.blobFetches.isRunning(desc.digest);
     await this.blobFetches.run(desc.digest, async () => {
       if (await this.content.has(desc.digest)) return;
       // The content store decides whether to resume (Range from its ingest offset) or start over.
       await this.content.writeFrom(
         `pull-${desc.digest}`,
         { digest: desc.digest, sizeBytes: desc.size },
-        (offset) => this.registry.fetchBlob(repo, desc.digest, { ...opts, offset, preferred: endpoint }),
+        async (offset) => {
+          const blob = await this.registry.fetchBlob(repo, desc.digest, { ...opts, offset, preferred: endpoint });
+          let currentBytes = blob.isPartial ? offset : 0;
+          report('downloading', currentBytes);
+          const counted = async function* (): AsyncGenerator<Uint8Array> {
+            for await (const chunk of blob.body) {
+              currentBytes += chunk.length;
+              report('downloading', currentBytes);
+              yield chunk;
+            }
+          };
+          return { body: counted(), isPartial: blob.isPartial };
+        },
         opts.signal ? { signal: opts.signal } : {},
       );
     });
+    report(isJoining ? 'exists' : 'downloaded', desc.size);
   }
 }

@@ -29,6 +29,14 @@ export interface ImageDetails {
   readonly layerDigests: readonly string[];
 }
 
+export interface PruneResult {
+  readonly removedImages: readonly string[];
+  /** Blob digests removed. */
+  readonly removed: readonly string[];
+  readonly freedBytes: number;
+  readonly removedLayers: number;
+}
+
 export interface ImageView {
   readonly id: string;
   readonly repoTags: readonly string[];
@@ -58,6 +66,7 @@ export class ImageService {
     private readonly index: ImageIndex,
     private readonly log: Logger,
     private readonly nowNs: () => bigint,
+    private readonly imagesInUse: () => ReadonlySet<string>,
   ) {}
 
   /** Builds the index from the store and loads each image's details from the content store. */
@@ -69,6 +78,8 @@ export class ImageService {
     layers: LayerStore;
     log: Logger;
     nowNs: () => bigint;
+    /** Ids of images some container uses (prune keeps them). TODO(#5): containers provide it. */
+    imagesInUse?: () => ReadonlySet<string>;
   }): Promise<ImageService> {
     const svc = new ImageService(
       deps.repo,
@@ -79,6 +90,7 @@ export class ImageService {
       new ImageIndex(deps.repo.all()),
       deps.log,
       deps.nowNs,
+      deps.imagesInUse ?? (() => new Set<string>()),
     );
     for (const record of svc.index.allRecords()) {
       try {
@@ -162,8 +174,58 @@ export class ImageService {
     await this.collectGarbage();
   }
 
+  /**
+   * Gives an image another name (`berth tag`): target must be a tag reference; an existing name moves to
+   * this image, as docker tag does. NOT_FOUND when source names no image.
+   */
+  tag(namespace: string, source: string, target: string): ImageView {
+    const img = this.resolve(namespace, source);
+    if (img === undefined || !this.details.has(img.id)) {
+      throw new BerthError('NOT_FOUND', `image "${source}" not found in namespace ${namespace}`);
+    }
+    const ref = parseReference(target);
+    const name = nameWithTag(ref);
+    if (ref.digest !== undefined || name === undefined) {
+      throw new BerthError('INVALID_ARGUMENT', `tag target "${target}" must be a name with a tag, not a digest`);
+    }
+    const from = img.records[0]!;
+    const now = this.nowNs();
+    const record: ImageRecord = {
+      ...from,
+      name,
+      createdAtNs: this.index.getByName(namespace, name)?.createdAtNs ?? now,
+      updatedAtNs: now,
+      labels: {},
+    };
+    this.repo.putAll([record]);
+    this.index.put(record);
+    this.log.info({ namespace, source, target: name, id: img.id }, 'image tagged');
+    return this.view(this.index.getById(namespace, img.id)!);
+  }
+
+  /**
+   * `berth prune` / `rmi --prune`: with images, removes every image of the namespace that no container uses,
+   * then collects unreferenced blobs and layers. Returns the removed image ids.
+   */
+  async prune(namespace: string, opts: { images: boolean }): Promise<PruneResult> {
+    const removedImages: string[] = [];
+    if (opts.images) {
+      const inUse = this.imagesInUse();
+      for (const img of this.index.list(namespace)) {
+        if (inUse.has(img.id)) continue;
+        const names = img.records.map((r) => r.name);
+        this.repo.deleteAll(namespace, names);
+        for (const n of names) this.index.remove(namespace, n);
+        removedImages.push(img.id);
+      }
+      if (removedImages.length > 0) this.log.info({ namespace, images: removedImages }, 'images pruned');
+    }
+    const gc = await this.collectGarbage();
+    return { removedImages, ...gc };
+  }
+
   /** Removes blobs no image names and no pull in progress holds. */
-  async collectGarbage(): Promise<{ removed: string[]; freedBytes: number }> {
+  async collectGarbage(): Promise<{ removed: string[]; freedBytes: number; removedLayers: number }> {
     for (const id of [...this.details.keys()]) {
       if (!this.index.allIds().has(id)) this.details.delete(id);
     }
@@ -174,7 +236,7 @@ export class ImageService {
     if (result.removed.length > 0 || layers > 0 || staleIngests > 0) {
       this.log.info({ blobs: result.removed.length, freedBytes: result.freedBytes, layers, staleIngests }, 'image GC');
     }
-    return result;
+    return { ...result, removedLayers: layers };
   }
 
   /** Unpacked layers no image's chain uses, removed children first. TODO(#5): keep layers under containers. */

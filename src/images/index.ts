@@ -32,9 +32,11 @@ export {
 } from './reference.js';
 export type { ImageReference } from './reference.js';
 export { ImageService } from './image-service.js';
-export type { ImageDetails, ImageView } from './image-service.js';
+export type { ImageDetails, ImageView, PruneResult } from './image-service.js';
+export { credentialsFromAuth } from './credentials.js';
+export type { AuthFields } from './credentials.js';
 export { ImagePuller } from './image-pull.js';
-export type { PulledImage, PullOptions } from './image-pull.js';
+export type { LayerProgress, LayerState, PulledImage, PullOptions } from './image-pull.js';
 export { hostPlatform, parseImageConfig, parseManifestDocument, selectManifest, MEDIA_TYPE } from './manifest.js';
 export type { Descriptor, ImageConfig, Manifest, ManifestDocument, Platform } from './manifest.js';
 export { decodeDockerAuth } from './registry/docker-auth.js';

@@ -13,6 +13,8 @@ import {
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type ClientWritableStream,
+  type handleClientStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -151,6 +153,104 @@ export interface ListPluginsRequest {
 
 export interface ListPluginsResponse {
   plugins: Plugin[];
+}
+
+/** Registry credentials, as CRI AuthConfig carries them. */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+  /** base64 of "username:password" */
+  auth: string;
+  identityToken: string;
+  registryToken: string;
+}
+
+export interface TransferProgress {
+  digest: string;
+  /** waiting, exists, downloading, downloaded, unpacking, unpacked (pull); exists, mounted, uploading, done (push) */
+  state: string;
+  currentBytes: bigint;
+  totalBytes: bigint;
+}
+
+export interface PullImageRequest {
+  namespace: string;
+  image: string;
+  auth: RegistryAuth | undefined;
+}
+
+/** Sent while the pull runs (layers set), and once at the end (image_id set). */
+export interface PullImageProgress {
+  layers: TransferProgress[];
+  imageId: string;
+  repoTags: string[];
+  repoDigests: string[];
+}
+
+export interface TagImageRequest {
+  namespace: string;
+  /** a name, id or digest reference of an image in the namespace */
+  source: string;
+  target: string;
+}
+
+export interface TagImageResponse {
+  imageId: string;
+}
+
+export interface PushImageRequest {
+  namespace: string;
+  /** the local image (name, id or digest reference) */
+  image: string;
+  /** where to push; empty means the image's own name */
+  target: string;
+  auth: RegistryAuth | undefined;
+}
+
+export interface PushImageProgress {
+  blobs: TransferProgress[];
+  /** the pushed manifest, in the last message */
+  digest: string;
+  target: string;
+}
+
+export interface ExportImagesRequest {
+  namespace: string;
+  images: string[];
+  /** "docker" (docker save) or "oci" (OCI image layout) */
+  format: string;
+}
+
+export interface DataChunk {
+  data: Buffer;
+}
+
+/** The first message names the namespace; every message may carry archive bytes. */
+export interface ImportImagesRequest {
+  namespace: string;
+  data: Buffer;
+}
+
+export interface ImportedImage {
+  imageId: string;
+  names: string[];
+}
+
+export interface ImportImagesResponse {
+  images: ImportedImage[];
+}
+
+export interface PruneImagesRequest {
+  namespace: string;
+  /** also remove images no container uses (like crictl rmi --prune); else only unreferenced content */
+  images: boolean;
+}
+
+export interface PruneImagesResponse {
+  removedImages: string[];
+  freedBytes: bigint;
+  removedBlobs: number;
+  removedSnapshots: number;
 }
 
 function createBaseNamespace(): Namespace {
@@ -2346,6 +2446,1544 @@ export const ListPluginsResponse: MessageFns<ListPluginsResponse> = {
   },
 };
 
+function createBaseRegistryAuth(): RegistryAuth {
+  return { username: "", password: "", auth: "", identityToken: "", registryToken: "" };
+}
+
+export const RegistryAuth: MessageFns<RegistryAuth> = {
+  encode(message: RegistryAuth, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.username !== "") {
+      writer.uint32(10).string(message.username);
+    }
+    if (message.password !== "") {
+      writer.uint32(18).string(message.password);
+    }
+    if (message.auth !== "") {
+      writer.uint32(26).string(message.auth);
+    }
+    if (message.identityToken !== "") {
+      writer.uint32(34).string(message.identityToken);
+    }
+    if (message.registryToken !== "") {
+      writer.uint32(42).string(message.registryToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegistryAuth {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegistryAuth();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.username = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.auth = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.identityToken = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.registryToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegistryAuth {
+    return {
+      username: isSet(object.username) ? globalThis.String(object.username) : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      auth: isSet(object.auth) ? globalThis.String(object.auth) : "",
+      identityToken: isSet(object.identityToken)
+        ? globalThis.String(object.identityToken)
+        : isSet(object.identity_token)
+        ? globalThis.String(object.identity_token)
+        : "",
+      registryToken: isSet(object.registryToken)
+        ? globalThis.String(object.registryToken)
+        : isSet(object.registry_token)
+        ? globalThis.String(object.registry_token)
+        : "",
+    };
+  },
+
+  toJSON(message: RegistryAuth): unknown {
+    const obj: any = {};
+    if (message.username !== undefined) {
+      obj.username = message.username;
+    }
+    if (message.password !== undefined) {
+      obj.password = message.password;
+    }
+    if (message.auth !== undefined) {
+      obj.auth = message.auth;
+    }
+    if (message.identityToken !== undefined) {
+      obj.identityToken = message.identityToken;
+    }
+    if (message.registryToken !== undefined) {
+      obj.registryToken = message.registryToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RegistryAuth>, I>>(base?: I): RegistryAuth {
+    return RegistryAuth.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RegistryAuth>, I>>(object: I): RegistryAuth {
+    const message = createBaseRegistryAuth();
+    message.username = object.username ?? "";
+    message.password = object.password ?? "";
+    message.auth = object.auth ?? "";
+    message.identityToken = object.identityToken ?? "";
+    message.registryToken = object.registryToken ?? "";
+    return message;
+  },
+};
+
+function createBaseTransferProgress(): TransferProgress {
+  return { digest: "", state: "", currentBytes: 0n, totalBytes: 0n };
+}
+
+export const TransferProgress: MessageFns<TransferProgress> = {
+  encode(message: TransferProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.digest !== "") {
+      writer.uint32(10).string(message.digest);
+    }
+    if (message.state !== "") {
+      writer.uint32(18).string(message.state);
+    }
+    if (message.currentBytes !== 0n) {
+      if (BigInt.asIntN(64, message.currentBytes) !== message.currentBytes) {
+        throw new globalThis.Error("value provided for field message.currentBytes of type int64 too large");
+      }
+      writer.uint32(24).int64(message.currentBytes);
+    }
+    if (message.totalBytes !== 0n) {
+      if (BigInt.asIntN(64, message.totalBytes) !== message.totalBytes) {
+        throw new globalThis.Error("value provided for field message.totalBytes of type int64 too large");
+      }
+      writer.uint32(32).int64(message.totalBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TransferProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTransferProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.currentBytes = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.totalBytes = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TransferProgress {
+    return {
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      currentBytes: isSet(object.currentBytes)
+        ? BigInt(object.currentBytes)
+        : isSet(object.current_bytes)
+        ? BigInt(object.current_bytes)
+        : 0n,
+      totalBytes: isSet(object.totalBytes)
+        ? BigInt(object.totalBytes)
+        : isSet(object.total_bytes)
+        ? BigInt(object.total_bytes)
+        : 0n,
+    };
+  },
+
+  toJSON(message: TransferProgress): unknown {
+    const obj: any = {};
+    if (message.digest !== undefined) {
+      obj.digest = message.digest;
+    }
+    if (message.state !== undefined) {
+      obj.state = message.state;
+    }
+    if (message.currentBytes !== undefined) {
+      obj.currentBytes = message.currentBytes.toString();
+    }
+    if (message.totalBytes !== undefined) {
+      obj.totalBytes = message.totalBytes.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TransferProgress>, I>>(base?: I): TransferProgress {
+    return TransferProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TransferProgress>, I>>(object: I): TransferProgress {
+    const message = createBaseTransferProgress();
+    message.digest = object.digest ?? "";
+    message.state = object.state ?? "";
+    message.currentBytes = (object.currentBytes !== undefined && object.currentBytes !== null)
+      ? BigInt(object.currentBytes)
+      : 0n;
+    message.totalBytes = (object.totalBytes !== undefined && object.totalBytes !== null)
+      ? BigInt(object.totalBytes)
+      : 0n;
+    return message;
+  },
+};
+
+function createBasePullImageRequest(): PullImageRequest {
+  return { namespace: "", image: "", auth: undefined };
+}
+
+export const PullImageRequest: MessageFns<PullImageRequest> = {
+  encode(message: PullImageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.image !== "") {
+      writer.uint32(18).string(message.image);
+    }
+    if (message.auth !== undefined) {
+      RegistryAuth.encode(message.auth, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullImageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePullImageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.image = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.auth = RegistryAuth.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PullImageRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      image: isSet(object.image) ? globalThis.String(object.image) : "",
+      auth: isSet(object.auth) ? RegistryAuth.fromJSON(object.auth) : undefined,
+    };
+  },
+
+  toJSON(message: PullImageRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== undefined) {
+      obj.namespace = message.namespace;
+    }
+    if (message.image !== undefined) {
+      obj.image = message.image;
+    }
+    if (message.auth !== undefined) {
+      obj.auth = RegistryAuth.toJSON(message.auth);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PullImageRequest>, I>>(base?: I): PullImageRequest {
+    return PullImageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PullImageRequest>, I>>(object: I): PullImageRequest {
+    const message = createBasePullImageRequest();
+    message.namespace = object.namespace ?? "";
+    message.image = object.image ?? "";
+    message.auth = (object.auth !== undefined && object.auth !== null)
+      ? RegistryAuth.fromPartial(object.auth)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePullImageProgress(): PullImageProgress {
+  return { layers: [], imageId: "", repoTags: [], repoDigests: [] };
+}
+
+export const PullImageProgress: MessageFns<PullImageProgress> = {
+  encode(message: PullImageProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.layers) {
+      TransferProgress.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.imageId !== "") {
+      writer.uint32(18).string(message.imageId);
+    }
+    for (const v of message.repoTags) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.repoDigests) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PullImageProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePullImageProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.layers.push(TransferProgress.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.imageId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.repoTags.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.repoDigests.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PullImageProgress {
+    return {
+      layers: globalThis.Array.isArray(object?.layers)
+        ? object.layers.map((e: any) => TransferProgress.fromJSON(e))
+        : [],
+      imageId: isSet(object.imageId)
+        ? globalThis.String(object.imageId)
+        : isSet(object.image_id)
+        ? globalThis.String(object.image_id)
+        : "",
+      repoTags: globalThis.Array.isArray(object?.repoTags)
+        ? object.repoTags.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.repo_tags)
+        ? object.repo_tags.map((e: any) => globalThis.String(e))
+        : [],
+      repoDigests: globalThis.Array.isArray(object?.repoDigests)
+        ? object.repoDigests.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.repo_digests)
+        ? object.repo_digests.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PullImageProgress): unknown {
+    const obj: any = {};
+    if (message.layers?.length) {
+      obj.layers = message.layers.map((e) => TransferProgress.toJSON(e));
+    }
+    if (message.imageId !== undefined) {
+      obj.imageId = message.imageId;
+    }
+    if (message.repoTags?.length) {
+      obj.repoTags = message.repoTags;
+    }
+    if (message.repoDigests?.length) {
+      obj.repoDigests = message.repoDigests;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PullImageProgress>, I>>(base?: I): PullImageProgress {
+    return PullImageProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PullImageProgress>, I>>(object: I): PullImageProgress {
+    const message = createBasePullImageProgress();
+    message.layers = object.layers?.map((e) => TransferProgress.fromPartial(e)) || [];
+    message.imageId = object.imageId ?? "";
+    message.repoTags = object.repoTags?.map((e) => e) || [];
+    message.repoDigests = object.repoDigests?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseTagImageRequest(): TagImageRequest {
+  return { namespace: "", source: "", target: "" };
+}
+
+export const TagImageRequest: MessageFns<TagImageRequest> = {
+  encode(message: TagImageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.target !== "") {
+      writer.uint32(26).string(message.target);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TagImageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTagImageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TagImageRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+    };
+  },
+
+  toJSON(message: TagImageRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== undefined) {
+      obj.namespace = message.namespace;
+    }
+    if (message.source !== undefined) {
+      obj.source = message.source;
+    }
+    if (message.target !== undefined) {
+      obj.target = message.target;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TagImageRequest>, I>>(base?: I): TagImageRequest {
+    return TagImageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TagImageRequest>, I>>(object: I): TagImageRequest {
+    const message = createBaseTagImageRequest();
+    message.namespace = object.namespace ?? "";
+    message.source = object.source ?? "";
+    message.target = object.target ?? "";
+    return message;
+  },
+};
+
+function createBaseTagImageResponse(): TagImageResponse {
+  return { imageId: "" };
+}
+
+export const TagImageResponse: MessageFns<TagImageResponse> = {
+  encode(message: TagImageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.imageId !== "") {
+      writer.uint32(10).string(message.imageId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TagImageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTagImageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.imageId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TagImageResponse {
+    return {
+      imageId: isSet(object.imageId)
+        ? globalThis.String(object.imageId)
+        : isSet(object.image_id)
+        ? globalThis.String(object.image_id)
+        : "",
+    };
+  },
+
+  toJSON(message: TagImageResponse): unknown {
+    const obj: any = {};
+    if (message.imageId !== undefined) {
+      obj.imageId = message.imageId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TagImageResponse>, I>>(base?: I): TagImageResponse {
+    return TagImageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TagImageResponse>, I>>(object: I): TagImageResponse {
+    const message = createBaseTagImageResponse();
+    message.imageId = object.imageId ?? "";
+    return message;
+  },
+};
+
+function createBasePushImageRequest(): PushImageRequest {
+  return { namespace: "", image: "", target: "", auth: undefined };
+}
+
+export const PushImageRequest: MessageFns<PushImageRequest> = {
+  encode(message: PushImageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.image !== "") {
+      writer.uint32(18).string(message.image);
+    }
+    if (message.target !== "") {
+      writer.uint32(26).string(message.target);
+    }
+    if (message.auth !== undefined) {
+      RegistryAuth.encode(message.auth, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushImageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushImageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.image = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.auth = RegistryAuth.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushImageRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      image: isSet(object.image) ? globalThis.String(object.image) : "",
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      auth: isSet(object.auth) ? RegistryAuth.fromJSON(object.auth) : undefined,
+    };
+  },
+
+  toJSON(message: PushImageRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== undefined) {
+      obj.namespace = message.namespace;
+    }
+    if (message.image !== undefined) {
+      obj.image = message.image;
+    }
+    if (message.target !== undefined) {
+      obj.target = message.target;
+    }
+    if (message.auth !== undefined) {
+      obj.auth = RegistryAuth.toJSON(message.auth);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PushImageRequest>, I>>(base?: I): PushImageRequest {
+    return PushImageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PushImageRequest>, I>>(object: I): PushImageRequest {
+    const message = createBasePushImageRequest();
+    message.namespace = object.namespace ?? "";
+    message.image = object.image ?? "";
+    message.target = object.target ?? "";
+    message.auth = (object.auth !== undefined && object.auth !== null)
+      ? RegistryAuth.fromPartial(object.auth)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePushImageProgress(): PushImageProgress {
+  return { blobs: [], digest: "", target: "" };
+}
+
+export const PushImageProgress: MessageFns<PushImageProgress> = {
+  encode(message: PushImageProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.blobs) {
+      TransferProgress.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.digest !== "") {
+      writer.uint32(18).string(message.digest);
+    }
+    if (message.target !== "") {
+      writer.uint32(26).string(message.target);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PushImageProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePushImageProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.blobs.push(TransferProgress.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PushImageProgress {
+    return {
+      blobs: globalThis.Array.isArray(object?.blobs) ? object.blobs.map((e: any) => TransferProgress.fromJSON(e)) : [],
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+    };
+  },
+
+  toJSON(message: PushImageProgress): unknown {
+    const obj: any = {};
+    if (message.blobs?.length) {
+      obj.blobs = message.blobs.map((e) => TransferProgress.toJSON(e));
+    }
+    if (message.digest !== undefined) {
+      obj.digest = message.digest;
+    }
+    if (message.target !== undefined) {
+      obj.target = message.target;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PushImageProgress>, I>>(base?: I): PushImageProgress {
+    return PushImageProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PushImageProgress>, I>>(object: I): PushImageProgress {
+    const message = createBasePushImageProgress();
+    message.blobs = object.blobs?.map((e) => TransferProgress.fromPartial(e)) || [];
+    message.digest = object.digest ?? "";
+    message.target = object.target ?? "";
+    return message;
+  },
+};
+
+function createBaseExportImagesRequest(): ExportImagesRequest {
+  return { namespace: "", images: [], format: "" };
+}
+
+export const ExportImagesRequest: MessageFns<ExportImagesRequest> = {
+  encode(message: ExportImagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    for (const v of message.images) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.format !== "") {
+      writer.uint32(26).string(message.format);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportImagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportImagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.images.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.format = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportImagesRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      images: globalThis.Array.isArray(object?.images) ? object.images.map((e: any) => globalThis.String(e)) : [],
+      format: isSet(object.format) ? globalThis.String(object.format) : "",
+    };
+  },
+
+  toJSON(message: ExportImagesRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== undefined) {
+      obj.namespace = message.namespace;
+    }
+    if (message.images?.length) {
+      obj.images = message.images;
+    }
+    if (message.format !== undefined) {
+      obj.format = message.format;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportImagesRequest>, I>>(base?: I): ExportImagesRequest {
+    return ExportImagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportImagesRequest>, I>>(object: I): ExportImagesRequest {
+    const message = createBaseExportImagesRequest();
+    message.namespace = object.namespace ?? "";
+    message.images = object.images?.map((e) => e) || [];
+    message.format = object.format ?? "";
+    return message;
+  },
+};
+
+function createBaseDataChunk(): DataChunk {
+  return { data: Buffer.alloc(0) };
+}
+
+export const DataChunk: MessageFns<DataChunk> = {
+  encode(message: DataChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DataChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDataChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DataChunk {
+    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: DataChunk): unknown {
+    const obj: any = {};
+    if (message.data !== undefined) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DataChunk>, I>>(base?: I): DataChunk {
+    return DataChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DataChunk>, I>>(object: I): DataChunk {
+    const message = createBaseDataChunk();
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseImportImagesRequest(): ImportImagesRequest {
+  return { namespace: "", data: Buffer.alloc(0) };
+}
+
+export const ImportImagesRequest: MessageFns<ImportImagesRequest> = {
+  encode(message: ImportImagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportImagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportImagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportImagesRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ImportImagesRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== undefined) {
+      obj.namespace = message.namespace;
+    }
+    if (message.data !== undefined) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportImagesRequest>, I>>(base?: I): ImportImagesRequest {
+    return ImportImagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportImagesRequest>, I>>(object: I): ImportImagesRequest {
+    const message = createBaseImportImagesRequest();
+    message.namespace = object.namespace ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseImportedImage(): ImportedImage {
+  return { imageId: "", names: [] };
+}
+
+export const ImportedImage: MessageFns<ImportedImage> = {
+  encode(message: ImportedImage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.imageId !== "") {
+      writer.uint32(10).string(message.imageId);
+    }
+    for (const v of message.names) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportedImage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportedImage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.imageId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.names.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportedImage {
+    return {
+      imageId: isSet(object.imageId)
+        ? globalThis.String(object.imageId)
+        : isSet(object.image_id)
+        ? globalThis.String(object.image_id)
+        : "",
+      names: globalThis.Array.isArray(object?.names) ? object.names.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ImportedImage): unknown {
+    const obj: any = {};
+    if (message.imageId !== undefined) {
+      obj.imageId = message.imageId;
+    }
+    if (message.names?.length) {
+      obj.names = message.names;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportedImage>, I>>(base?: I): ImportedImage {
+    return ImportedImage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportedImage>, I>>(object: I): ImportedImage {
+    const message = createBaseImportedImage();
+    message.imageId = object.imageId ?? "";
+    message.names = object.names?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseImportImagesResponse(): ImportImagesResponse {
+  return { images: [] };
+}
+
+export const ImportImagesResponse: MessageFns<ImportImagesResponse> = {
+  encode(message: ImportImagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.images) {
+      ImportedImage.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportImagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportImagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.images.push(ImportedImage.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportImagesResponse {
+    return {
+      images: globalThis.Array.isArray(object?.images) ? object.images.map((e: any) => ImportedImage.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ImportImagesResponse): unknown {
+    const obj: any = {};
+    if (message.images?.length) {
+      obj.images = message.images.map((e) => ImportedImage.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImportImagesResponse>, I>>(base?: I): ImportImagesResponse {
+    return ImportImagesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImportImagesResponse>, I>>(object: I): ImportImagesResponse {
+    const message = createBaseImportImagesResponse();
+    message.images = object.images?.map((e) => ImportedImage.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePruneImagesRequest(): PruneImagesRequest {
+  return { namespace: "", images: false };
+}
+
+export const PruneImagesRequest: MessageFns<PruneImagesRequest> = {
+  encode(message: PruneImagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.images !== false) {
+      writer.uint32(16).bool(message.images);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneImagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneImagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.images = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneImagesRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      images: isSet(object.images) ? globalThis.Boolean(object.images) : false,
+    };
+  },
+
+  toJSON(message: PruneImagesRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== undefined) {
+      obj.namespace = message.namespace;
+    }
+    if (message.images !== undefined) {
+      obj.images = message.images;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneImagesRequest>, I>>(base?: I): PruneImagesRequest {
+    return PruneImagesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneImagesRequest>, I>>(object: I): PruneImagesRequest {
+    const message = createBasePruneImagesRequest();
+    message.namespace = object.namespace ?? "";
+    message.images = object.images ?? false;
+    return message;
+  },
+};
+
+function createBasePruneImagesResponse(): PruneImagesResponse {
+  return { removedImages: [], freedBytes: 0n, removedBlobs: 0, removedSnapshots: 0 };
+}
+
+export const PruneImagesResponse: MessageFns<PruneImagesResponse> = {
+  encode(message: PruneImagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.removedImages) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.freedBytes !== 0n) {
+      if (BigInt.asIntN(64, message.freedBytes) !== message.freedBytes) {
+        throw new globalThis.Error("value provided for field message.freedBytes of type int64 too large");
+      }
+      writer.uint32(16).int64(message.freedBytes);
+    }
+    if (message.removedBlobs !== 0) {
+      writer.uint32(24).int32(message.removedBlobs);
+    }
+    if (message.removedSnapshots !== 0) {
+      writer.uint32(32).int32(message.removedSnapshots);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneImagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneImagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.removedImages.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.freedBytes = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.removedBlobs = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.removedSnapshots = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneImagesResponse {
+    return {
+      removedImages: globalThis.Array.isArray(object?.removedImages)
+        ? object.removedImages.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.removed_images)
+        ? object.removed_images.map((e: any) => globalThis.String(e))
+        : [],
+      freedBytes: isSet(object.freedBytes)
+        ? BigInt(object.freedBytes)
+        : isSet(object.freed_bytes)
+        ? BigInt(object.freed_bytes)
+        : 0n,
+      removedBlobs: isSet(object.removedBlobs)
+        ? globalThis.Number(object.removedBlobs)
+        : isSet(object.removed_blobs)
+        ? globalThis.Number(object.removed_blobs)
+        : 0,
+      removedSnapshots: isSet(object.removedSnapshots)
+        ? globalThis.Number(object.removedSnapshots)
+        : isSet(object.removed_snapshots)
+        ? globalThis.Number(object.removed_snapshots)
+        : 0,
+    };
+  },
+
+  toJSON(message: PruneImagesResponse): unknown {
+    const obj: any = {};
+    if (message.removedImages?.length) {
+      obj.removedImages = message.removedImages;
+    }
+    if (message.freedBytes !== undefined) {
+      obj.freedBytes = message.freedBytes.toString();
+    }
+    if (message.removedBlobs !== undefined) {
+      obj.removedBlobs = Math.round(message.removedBlobs);
+    }
+    if (message.removedSnapshots !== undefined) {
+      obj.removedSnapshots = Math.round(message.removedSnapshots);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneImagesResponse>, I>>(base?: I): PruneImagesResponse {
+    return PruneImagesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneImagesResponse>, I>>(object: I): PruneImagesResponse {
+    const message = createBasePruneImagesResponse();
+    message.removedImages = object.removedImages?.map((e) => e) || [];
+    message.freedBytes = (object.freedBytes !== undefined && object.freedBytes !== null)
+      ? BigInt(object.freedBytes)
+      : 0n;
+    message.removedBlobs = object.removedBlobs ?? 0;
+    message.removedSnapshots = object.removedSnapshots ?? 0;
+    return message;
+  },
+};
+
 export type AdminService = typeof AdminService;
 export const AdminService = {
   /** Namespaces: containerd-style tenancy; k8s.io (CRI), default (CLI) and moby always exist. */
@@ -2445,6 +4083,62 @@ export const AdminService = {
     responseSerialize: (value: ListPluginsResponse): Buffer => Buffer.from(ListPluginsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListPluginsResponse => ListPluginsResponse.decode(value),
   },
+  /** Images beyond CRI: pull with progress, tag, push, save/load archives, prune. */
+  pullImage: {
+    path: "/berth.admin.v1.Admin/PullImage" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: PullImageRequest): Buffer => Buffer.from(PullImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PullImageRequest => PullImageRequest.decode(value),
+    responseSerialize: (value: PullImageProgress): Buffer => Buffer.from(PullImageProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PullImageProgress => PullImageProgress.decode(value),
+  },
+  tagImage: {
+    path: "/berth.admin.v1.Admin/TagImage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TagImageRequest): Buffer => Buffer.from(TagImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TagImageRequest => TagImageRequest.decode(value),
+    responseSerialize: (value: TagImageResponse): Buffer => Buffer.from(TagImageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TagImageResponse => TagImageResponse.decode(value),
+  },
+  pushImage: {
+    path: "/berth.admin.v1.Admin/PushImage" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: PushImageRequest): Buffer => Buffer.from(PushImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PushImageRequest => PushImageRequest.decode(value),
+    responseSerialize: (value: PushImageProgress): Buffer => Buffer.from(PushImageProgress.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PushImageProgress => PushImageProgress.decode(value),
+  },
+  exportImages: {
+    path: "/berth.admin.v1.Admin/ExportImages" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ExportImagesRequest): Buffer => Buffer.from(ExportImagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportImagesRequest => ExportImagesRequest.decode(value),
+    responseSerialize: (value: DataChunk): Buffer => Buffer.from(DataChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DataChunk => DataChunk.decode(value),
+  },
+  importImages: {
+    path: "/berth.admin.v1.Admin/ImportImages" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: ImportImagesRequest): Buffer => Buffer.from(ImportImagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportImagesRequest => ImportImagesRequest.decode(value),
+    responseSerialize: (value: ImportImagesResponse): Buffer =>
+      Buffer.from(ImportImagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImportImagesResponse => ImportImagesResponse.decode(value),
+  },
+  pruneImages: {
+    path: "/berth.admin.v1.Admin/PruneImages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PruneImagesRequest): Buffer => Buffer.from(PruneImagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneImagesRequest => PruneImagesRequest.decode(value),
+    responseSerialize: (value: PruneImagesResponse): Buffer => Buffer.from(PruneImagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneImagesResponse => PruneImagesResponse.decode(value),
+  },
 } as const;
 
 export interface AdminServer extends UntypedServiceImplementation {
@@ -2463,6 +4157,13 @@ export interface AdminServer extends UntypedServiceImplementation {
   subscribe: handleServerStreamingCall<SubscribeRequest, Event>;
   /** The daemon's parts and whether each is ready (runtime binaries, conmon, CNI, overlay, cgroups). */
   listPlugins: handleUnaryCall<ListPluginsRequest, ListPluginsResponse>;
+  /** Images beyond CRI: pull with progress, tag, push, save/load archives, prune. */
+  pullImage: handleServerStreamingCall<PullImageRequest, PullImageProgress>;
+  tagImage: handleUnaryCall<TagImageRequest, TagImageResponse>;
+  pushImage: handleServerStreamingCall<PushImageRequest, PushImageProgress>;
+  exportImages: handleServerStreamingCall<ExportImagesRequest, DataChunk>;
+  importImages: handleClientStreamingCall<ImportImagesRequest, ImportImagesResponse>;
+  pruneImages: handleUnaryCall<PruneImagesRequest, PruneImagesResponse>;
 }
 
 export interface AdminClient extends Client {
@@ -2598,6 +4299,71 @@ export interface AdminClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListPluginsResponse) => void,
   ): ClientUnaryCall;
+  /** Images beyond CRI: pull with progress, tag, push, save/load archives, prune. */
+  pullImage(request: PullImageRequest, options?: Partial<CallOptions>): ClientReadableStream<PullImageProgress>;
+  pullImage(
+    request: PullImageRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<PullImageProgress>;
+  tagImage(
+    request: TagImageRequest,
+    callback: (error: ServiceError | null, response: TagImageResponse) => void,
+  ): ClientUnaryCall;
+  tagImage(
+    request: TagImageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TagImageResponse) => void,
+  ): ClientUnaryCall;
+  tagImage(
+    request: TagImageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TagImageResponse) => void,
+  ): ClientUnaryCall;
+  pushImage(request: PushImageRequest, options?: Partial<CallOptions>): ClientReadableStream<PushImageProgress>;
+  pushImage(
+    request: PushImageRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<PushImageProgress>;
+  exportImages(request: ExportImagesRequest, options?: Partial<CallOptions>): ClientReadableStream<DataChunk>;
+  exportImages(
+    request: ExportImagesRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<DataChunk>;
+  importImages(
+    callback: (error: ServiceError | null, response: ImportImagesResponse) => void,
+  ): ClientWritableStream<ImportImagesRequest>;
+  importImages(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ImportImagesResponse) => void,
+  ): ClientWritableStream<ImportImagesRequest>;
+  importImages(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ImportImagesResponse) => void,
+  ): ClientWritableStream<ImportImagesRequest>;
+  importImages(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ImportImagesResponse) => void,
+  ): ClientWritableStream<ImportImagesRequest>;
+  pruneImages(
+    request: PruneImagesRequest,
+    callback: (error: ServiceError | null, response: PruneImagesResponse) => void,
+  ): ClientUnaryCall;
+  pruneImages(
+    request: PruneImagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneImagesResponse) => void,
+  ): ClientUnaryCall;
+  pruneImages(
+    request: PruneImagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneImagesResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AdminClient = makeGenericClientConstructor(AdminService, "berth.admin.v1.Admin") as unknown as {
@@ -2605,6 +4371,14 @@ export const AdminClient = makeGenericClientConstructor(AdminService, "berth.adm
   service: typeof AdminService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 

@@ -1,28 +1,21 @@
-/** berth pull / images / rmi / inspecti / imagefsinfo: crictl's image commands over CRI ImageService. */
+/**
+ * berth pull / tag / prune / images / rmi / inspecti / imagefsinfo: crictl's image commands over CRI
+ * ImageService, and what people miss from docker (pull progress, tag, prune) over the admin service.
+ */
 import type { Command } from 'commander';
+import type { PruneImagesResponse } from '../../api/gen/admin.js';
 import { FilesystemUsage, Image, ImageStatusResponse } from '../../api/gen/cri.js';
 import { CliError } from '../errors.js';
 import { withClients } from '../context.js';
+import { humanSize } from '../format.js';
 import { printData, printTable } from '../output.js';
+import { ProgressView } from '../progress.js';
 
 const spec = (image: string) => ({ image, annotations: {}, userSpecifiedImage: '', runtimeHandler: '', imageRef: '' });
 
 function splitRepoTag(repoTag: string): [string, string] {
   const i = repoTag.lastIndexOf(':');
   return i > repoTag.lastIndexOf('/') ? [repoTag.slice(0, i), repoTag.slice(i + 1)] : [repoTag, '<none>'];
-}
-
-/** Sizes like crictl: 1.06MB (decimal units). */
-export function humanSize(bytes: bigint): string {
-  const n = Number(bytes);
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = n;
-  let u = 0;
-  while (value >= 1000 && u < units.length - 1) {
-    value /= 1000;
-    u++;
-  }
-  return u === 0 ? `${n}B` : `${value.toPrecision(3)}${units[u]}`;
 }
 
 function shortId(id: string): string {
@@ -39,22 +32,56 @@ function parseCreds(creds: string | undefined, auth: string | undefined) {
   return auth === undefined ? undefined : { ...base, auth };
 }
 
+function printPruned(res: PruneImagesResponse): void {
+  for (const id of res.removedImages) process.stdout.write(`Deleted: ${id}\n`);
+  process.stdout.write(
+    `Removed ${res.removedBlobs} blobs and ${res.removedSnapshots} unpacked layers, ${humanSize(res.freedBytes)} freed\n`,
+  );
+}
+
 export function registerImages(program: Command): void {
   program
     .command('pull <image>')
-    .description('Pull an image from a registry (mirrors from the daemon config apply)')
+    .description('Pull an image from a registry (mirrors from the daemon config apply), showing layer progress')
     .option('--creds <user:password>', 'registry credentials')
     .option('--auth <base64>', 'registry credentials as base64 of user:password')
     .addHelpText('after', '\nExample:\n  berth pull 127.0.0.1:5000/library/busybox:latest\n')
     .action(async (image: string, opts: { creds?: string; auth?: string }, cmd: Command) => {
       const auth = parseCreds(opts.creds, opts.auth);
-      await withClients(cmd, async (clients) => {
-        const res = await clients.call(clients.image.pullImage.bind(clients.image), {
-          image: spec(image),
-          auth,
-          sandboxConfig: undefined,
+      await withClients(cmd, async (clients, g) => {
+        const progress = new ProgressView(process.stderr);
+        let imageId = '';
+        const admin = clients.admin;
+        for await (const msg of clients.stream(admin.pullImage.bind(admin), { namespace: g.namespace, image, auth })) {
+          progress.update(msg.layers);
+          if (msg.imageId !== '') imageId = msg.imageId;
+        }
+        process.stdout.write(`Image is up to date for ${imageId}\n`);
+      });
+    });
+
+  program
+    .command('tag <source> <target>')
+    .description('Give an image another name')
+    .addHelpText('after', '\nExample:\n  berth tag busybox:latest 127.0.0.1:5000/tools/busybox:1\n')
+    .action(async (source: string, target: string, _opts: unknown, cmd: Command) => {
+      await withClients(cmd, async (clients, g) => {
+        await clients.call(clients.admin.tagImage.bind(clients.admin), { namespace: g.namespace, source, target });
+      });
+    });
+
+  program
+    .command('prune')
+    .description('Remove content and unpacked layers no image uses; with --images also images no container uses')
+    .option('--images', 'also remove every image no container uses', false)
+    .addHelpText('after', '\nExample:\n  berth prune --images\n')
+    .action(async (opts: { images: boolean }, cmd: Command) => {
+      await withClients(cmd, async (clients, g) => {
+        const res = await clients.call(clients.admin.pruneImages.bind(clients.admin), {
+          namespace: g.namespace,
+          images: opts.images,
         });
-        process.stdout.write(`Image is up to date for ${res.imageRef}\n`);
+        printPruned(res);
       });
     });
 
@@ -104,15 +131,24 @@ export function registerImages(program: Command): void {
     .command('rmi [images...]')
     .description('Remove images by name, id or digest')
     .option('-a, --all', 'remove every image', false)
-    .addHelpText('after', '\nExample:\n  berth rmi busybox:latest\n')
-    .action(async (images: string[], opts: { all: boolean }, cmd: Command) => {
-      await withClients(cmd, async (clients) => {
+    .option('-q, --prune', 'remove every image no container uses', false)
+    .addHelpText('after', '\nExamples:\n  berth rmi busybox:latest\n  berth rmi --prune\n')
+    .action(async (images: string[], opts: { all: boolean; prune: boolean }, cmd: Command) => {
+      await withClients(cmd, async (clients, g) => {
+        if (opts.prune) {
+          const res = await clients.call(clients.admin.pruneImages.bind(clients.admin), {
+            namespace: g.namespace,
+            images: true,
+          });
+          printPruned(res);
+          return;
+        }
         let targets = images;
         if (opts.all) {
           const res = await clients.call(clients.image.listImages.bind(clients.image), { filter: undefined });
           targets = res.images.map((i) => i.id);
         }
-        if (targets.length === 0) throw new CliError('rmi needs at least one image (or --all)');
+        if (targets.length === 0) throw new CliError('rmi needs at least one image (or --all, --prune)');
         for (const t of targets) {
           const st = await clients.call(clients.image.imageStatus.bind(clients.image), {
             image: spec(t),

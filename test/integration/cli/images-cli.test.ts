@@ -1,4 +1,4 @@
-// berth pull / images / inspecti / rmi / imagefsinfo against a real berthd and registry.
+// berth pull / tag / prune / images / inspecti / rmi / imagefsinfo against a real berthd and registry.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { integrationSkipReason, runBerth, startBerthd } from '../../harness/berthd.js';
@@ -31,6 +31,14 @@ describe('berth image commands', { skip, timeout: 180_000 }, () => {
   it('pulls through a mirror with a short name and lists the image', () => {
     const pulled = berth('pull', 'berth-test/busybox:1.0');
     assert.equal(pulled.status, 0, pulled.stderr);
+    // Not a terminal: one progress line per layer state change, ending with every layer unpacked.
+    for (const layer of images.busybox.layers) {
+      const short = layer.digest.slice(7, 19);
+      assert.match(pulled.stderr, new RegExp(`^${short}: waiting `, 'm'));
+      assert.match(pulled.stderr, new RegExp(`^${short}: downloaded `, 'm'));
+      assert.match(pulled.stderr, new RegExp(`^${short}: unpacked `, 'm'));
+    }
+    assert.ok(!pulled.stderr.includes('\u001b['), 'no terminal escapes when stderr is not a TTY');
     assert.match(pulled.stdout, new RegExp(`Image is up to date for ${images.busybox.configDigest}`));
     const list = berth('images');
     assert.equal(list.status, 0, list.stderr);
@@ -58,6 +66,32 @@ describe('berth image commands', { skip, timeout: 180_000 }, () => {
     assert.equal(res.status, 0, res.stderr);
     const [fs] = JSON.parse(res.stdout) as { usedBytes: { value: string } }[];
     assert.ok(Number(fs?.usedBytes.value) > 0);
+  });
+
+  it('tag adds a name; a second pull of a shared image reports its layers as already there', () => {
+    const tagged = berth('tag', 'berth-test/busybox:1.0', 'example.test/tools/box:v1');
+    assert.equal(tagged.status, 0, tagged.stderr);
+    assert.match(berth('images').stdout, /^example.test\/tools\/box\s+v1\s+/m);
+    const missing = berth('tag', 'no-such-image:1', 'x:1');
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^berth: NOT_FOUND: image "no-such-image:1" not found/);
+    const user = berth('pull', 'berth-test/busybox-user:latest'); // same layers, other config
+    assert.equal(user.status, 0, user.stderr);
+    assert.match(user.stderr, new RegExp(`^${images.busybox.layers[0]!.digest.slice(7, 19)}: exists `, 'm'));
+    assert.equal(berth('rmi', 'berth-test/busybox-user:latest').status, 0);
+  });
+
+  it('rmi --prune removes images no container uses, and prune reports what it freed', () => {
+    assert.equal(berth('pull', 'berth-test/other:1').status, 0);
+    const pruned = berth('rmi', '--prune');
+    assert.equal(pruned.status, 0, pruned.stderr);
+    assert.match(pruned.stdout, new RegExp(`^Deleted: ${images.other1.configDigest}$`, 'm'));
+    assert.match(pruned.stdout, /^Removed \d+ blobs and \d+ unpacked layers, \S+ freed$/m);
+    assert.equal(berth('images', '-q').stdout.trim(), '');
+    const again = berth('prune');
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /^Removed 0 blobs and 0 unpacked layers, 0B freed$/m);
+    assert.equal(berth('pull', 'berth-test/busybox:1.0').status, 0);
   });
 
   it('rmi removes, and names a missing image in one line', () => {

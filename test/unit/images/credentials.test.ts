@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { credentialsOf } from '../../../src/cri/image-pull.js';
+import { credentialsFromAuth as credentialsOf } from '../../../src/images/credentials.js';
 
 const base = { username: '', password: '', auth: '', serverAddress: '', identityToken: '', registryToken: '' };
 

@@ -1,0 +1,109 @@
+/**
+ * Admin image RPCs beyond CRI: PullImage with streamed per-layer progress, TagImage, PruneImages.
+ * Progress: every state change of a layer is sent at once; byte counts are coalesced to one message per
+ * PROGRESS_INTERVAL_MS, so a fast pull of many small chunks does not flood the client.
+ */
+import type {
+  PruneImagesRequest,
+  PruneImagesResponse,
+  PullImageProgress,
+  PullImageRequest,
+  TagImageRequest,
+  TagImageResponse,
+  TransferProgress,
+} from '../api/gen/admin.js';
+import { BerthError } from '../base/errors.js';
+import type { CallContext } from '../cri/index.js';
+import { credentialsFromAuth } from '../images/index.js';
+import type { AdminImages, Namespaces } from './deps.js';
+
+const PROGRESS_INTERVAL_MS = 200;
+
+/** NOT_FOUND unless the namespace exists: images are never created in a namespace by accident. */
+export function requireNamespace(namespaces: Namespaces, name: string): string {
+  if (name === '') throw new BerthError('INVALID_ARGUMENT', 'namespace is required');
+  if (!namespaces.list().some((ns) => ns.name === name)) {
+    throw new BerthError('NOT_FOUND', `namespace "${name}" not found (create it with "berth namespaces create")`);
+  }
+  return name;
+}
+
+function requireImage(image: string, what: string): string {
+  if (image.trim() === '') throw new BerthError('INVALID_ARGUMENT', `${what} needs an image reference`);
+  return image;
+}
+
+export function pullImage(images: AdminImages, namespaces: Namespaces) {
+  return async (
+    request: PullImageRequest,
+    ctx: CallContext,
+    send: (message: PullImageProgress) => Promise<void>,
+  ): Promise<void> => {
+    const namespace = requireNamespace(namespaces, request.namespace);
+    const image = requireImage(request.image, 'PullImage');
+    const layers = new Map<string, TransferProgress>();
+    let isDirty = false;
+    let sending = Promise.resolve();
+    const flush = (): void => {
+      if (!isDirty) return;
+      isDirty = false;
+      const message = { layers: [...layers.values()], imageId: '', repoTags: [], repoDigests: [] };
+      // A client that stops reading must not stop the pull: progress is best effort.
+      sending = sending.then(() => send(message)).catch(() => undefined);
+    };
+    const timer = setInterval(flush, PROGRESS_INTERVAL_MS);
+    const credentials = credentialsFromAuth(request.auth);
+    let view;
+    try {
+      view = await images.pull(namespace, image, {
+        ...(credentials ? { credentials } : {}),
+        signal: ctx.signal,
+        onProgress: (p) => {
+          const isNewState = layers.get(p.digest)?.state !== p.state;
+          layers.set(p.digest, {
+            digest: p.digest,
+            state: p.state,
+            currentBytes: BigInt(p.currentBytes),
+            totalBytes: BigInt(p.totalBytes),
+          });
+          isDirty = true;
+          if (isNewState) flush(); // every state change reaches the client; only byte counts are coalesced
+        },
+      });
+    } finally {
+      clearInterval(timer);
+      await sending;
+    }
+    await send({
+      layers: [...layers.values()],
+      imageId: view.id,
+      repoTags: [...view.repoTags],
+      repoDigests: [...view.repoDigests],
+    });
+  };
+}
+
+export function tagImage(images: AdminImages, namespaces: Namespaces) {
+  return async (request: TagImageRequest): Promise<TagImageResponse> => {
+    const namespace = requireNamespace(namespaces, request.namespace);
+    const view = images.tag(
+      namespace,
+      requireImage(request.source, 'TagImage source'),
+      requireImage(request.target, 'TagImage target'),
+    );
+    return { imageId: view.id };
+  };
+}
+
+export function pruneImages(images: AdminImages, namespaces: Namespaces) {
+  return async (request: PruneImagesRequest): Promise<PruneImagesResponse> => {
+    const namespace = requireNamespace(namespaces, request.namespace);
+    const result = await images.prune(namespace, { images: request.images });
+    return {
+      removedImages: [...result.removedImages],
+      freedBytes: BigInt(result.freedBytes),
+      removedBlobs: result.removed.length,
+      removedSnapshots: result.removedLayers,
+    };
+  };
+}
