@@ -3,7 +3,7 @@
  * bench/benchmarks/index.ts. run() is called once per daemon under test and returns that daemon's metrics;
  * each metric becomes one table row ("<benchmark> <metric>"), with the same metric names for every daemon.
  */
-import type { Daemon, DaemonDriver } from './daemons.js';
+import type { Daemon, DaemonDriver, StartOptions } from './daemons.js';
 
 export interface Metric {
   /** Short name within the benchmark: "median", "p90", "rss". */
@@ -18,7 +18,7 @@ export interface Metric {
 export interface BenchContext {
   readonly driver: DaemonDriver;
   /** Starts a daemon of this driver on a fresh temp dir, tracked so an interrupted run stops it. */
-  start(): Promise<Daemon>;
+  start(options?: StartOptions): Promise<Daemon>;
   /** Progress line on stderr. */
   log(message: string): void;
 }
@@ -32,8 +32,12 @@ export interface Benchmark {
 }
 
 /** Runs fn with a started daemon, and always stops it. */
-export async function withDaemon<T>(ctx: BenchContext, fn: (daemon: Daemon) => Promise<T>): Promise<T> {
-  const daemon = await ctx.start();
+export async function withDaemon<T>(
+  ctx: BenchContext,
+  fn: (daemon: Daemon) => Promise<T>,
+  options: StartOptions = {},
+): Promise<T> {
+  const daemon = await ctx.start(options);
   try {
     return await fn(daemon);
   } finally {

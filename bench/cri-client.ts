@@ -1,10 +1,10 @@
 /**
  * The one CRI client every benchmark uses, for Berth and containerd alike, so both are measured through the
- * same call path: the generated grpc-js RuntimeService client (src/api/gen/cri.ts).
+ * same call path: the generated grpc-js RuntimeService and ImageService clients (src/api/gen/cri.ts).
  */
 import { Metadata, credentials } from '@grpc/grpc-js';
 import type { ChannelOptions } from '@grpc/grpc-js';
-import { RuntimeServiceClient } from '../src/api/gen/cri.js';
+import { ImageServiceClient, RuntimeServiceClient } from '../src/api/gen/cri.js';
 import type { VersionResponse } from '../src/api/gen/cri.js';
 
 export type { VersionResponse } from '../src/api/gen/cri.js';
@@ -27,11 +27,13 @@ export interface CallOptionsMs {
 
 export class CriClient {
   private readonly client: RuntimeServiceClient;
+  private readonly images: ImageServiceClient;
 
   /** endpoint: unix:///path/to.sock */
   constructor(endpoint: string, options: CriClientOptions = {}) {
     const channelOptions: ChannelOptions = options.isolated ? { 'grpc.use_local_subchannel_pool': 1 } : {};
     this.client = new RuntimeServiceClient(endpoint, credentials.createInsecure(), channelOptions);
+    this.images = new ImageServiceClient(endpoint, credentials.createInsecure(), channelOptions);
   }
 
   version(options: CallOptionsMs = {}): Promise<VersionResponse> {
@@ -44,7 +46,25 @@ export class CriClient {
     });
   }
 
+  /** CRI PullImage as kubelet sends it (no auth, no sandbox config); resolves with the image id. */
+  pullImage(image: string, options: CallOptionsMs = {}): Promise<string> {
+    const deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs;
+    const spec = { image, annotations: {}, userSpecifiedImage: '', runtimeHandler: '', imageRef: '' };
+    return new Promise((resolve, reject) => {
+      this.images.pullImage(
+        { image: spec, auth: undefined, sandboxConfig: undefined },
+        new Metadata(),
+        { deadline },
+        (err, response) => {
+          if (err) reject(err);
+          else resolve(response.imageRef);
+        },
+      );
+    });
+  }
+
   close(): void {
     this.client.close();
+    this.images.close();
   }
 }

@@ -46,6 +46,12 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+/** What a benchmark may ask of a daemon it starts. */
+export interface StartOptions {
+  /** "127.0.0.1:PORT" registries the daemon must reach over plain HTTP (Berth does so for loopback itself). */
+  readonly registryHosts?: readonly string[];
+}
+
 /** How to run one kind of daemon. */
 export interface DaemonDriver {
   readonly name: DaemonName;
@@ -56,7 +62,7 @@ export interface DaemonDriver {
   /** Version string for the record, e.g. "0.1.0 (a1b2c3d)" or "1.6.20~ds1". */
   version(): Promise<string>;
   /** Spawns the daemon on a fresh temp dir; does not wait for it to answer. */
-  start(): Promise<Daemon>;
+  start(options?: StartOptions): Promise<Daemon>;
 }
 
 interface SpawnSpec {
@@ -170,8 +176,8 @@ export function berthConfigToml(dir: string): string {
 
 /**
  * containerd 1.6 config (version 2): everything under dir, logs at warn, nothing listening beyond the two unix
- * sockets and the CRI stream server on 127.0.0.1. No registry is configured (config_path is an empty dir, and
- * none of these benchmarks pulls). No AppArmor on this machine: containerd detects that itself and says
+ * sockets and the CRI stream server on 127.0.0.1. No registry is configured (config_path is an empty dir;
+ * image-pull adds a hosts.toml for its registry). No AppArmor on this machine: containerd detects that itself and says
  * nothing, so disable_apparmor keeps its default.
  */
 export function containerdConfigToml(dir: string): string {
@@ -206,6 +212,16 @@ export function containerdConfigToml(dir: string): string {
     `    conf_dir = ${tomlString(join(dir, 'cni'))}`,
     `  [${cri}.registry]`,
     `    config_path = ${tomlString(join(dir, 'certs.d'))}`,
+    '',
+  ].join('\n');
+}
+
+/** containerd's hosts.toml sending one registry host to itself over plain HTTP. */
+export function containerdPlainHttpHost(host: string): string {
+  return [
+    `server = ${tomlString(`http://${host}`)}`,
+    `[host.${tomlString(`http://${host}`)}]`,
+    '  capabilities = ["pull", "resolve"]',
     '',
   ].join('\n');
 }
@@ -283,10 +299,14 @@ export class ContainerdDriver implements DaemonDriver {
     return words.length >= 4 ? `${words[2]} (${words.slice(3).join(' ')})` : stdout.trim();
   }
 
-  async start(): Promise<Daemon> {
+  async start(options: StartOptions = {}): Promise<Daemon> {
     const dir = await makeRunDir('containerd', ['cni', 'certs.d']);
     const configPath = join(dir, 'config.toml');
     await writeFile(configPath, containerdConfigToml(dir));
+    for (const host of options.registryHosts ?? []) {
+      await mkdir(join(dir, 'certs.d', host), { recursive: true });
+      await writeFile(join(dir, 'certs.d', host, 'hosts.toml'), containerdPlainHttpHost(host));
+    }
     return spawnDaemon({
       name: this.name,
       dir,
@@ -354,8 +374,8 @@ export async function waitReady(daemon: Daemon, options: WaitReadyOptions = {}):
 export class DaemonPool {
   private readonly live = new Set<Daemon>();
 
-  async start(driver: DaemonDriver): Promise<Daemon> {
-    const daemon = await driver.start();
+  async start(driver: DaemonDriver, options: StartOptions = {}): Promise<Daemon> {
+    const daemon = await driver.start(options);
     this.live.add(daemon);
     return {
       ...daemon,

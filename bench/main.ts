@@ -98,7 +98,7 @@ async function runBenchmark(
 ): Promise<Row[]> {
   const outcomes: Partial<Record<DaemonName, readonly Metric[] | 'error'>> = {};
   for (const driver of drivers) {
-    const ctx: BenchContext = { driver, start: () => pool.start(driver), log };
+    const ctx: BenchContext = { driver, start: (options) => pool.start(driver, options), log };
     log(`${benchmark.name}: ${driver.label}…`);
     const startNs = process.hrtime.bigint();
     try {

@@ -5,6 +5,7 @@
 import type { Benchmark } from '../benchmark.js';
 import { coldStart } from './cold-start.js';
 import { idleRss } from './idle-rss.js';
+import { imagePull } from './image-pull.js';
 import { versionLatency } from './version-latency.js';
 
-export const BENCHMARKS: readonly Benchmark[] = Object.freeze([coldStart, versionLatency, idleRss]);
+export const BENCHMARKS: readonly Benchmark[] = Object.freeze([coldStart, versionLatency, idleRss, imagePull]);

@@ -10,6 +10,7 @@ import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink 
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { BATCH_BYTES } from '../base/batched-write.js';
 import { BerthError, isNotFound } from '../base/errors.js';
 import { parseDigest, sha256Digest } from './digest.js';
 import { IngestWriter, ioError, readExpected, syncDir } from './ingest-writer.js';
@@ -128,7 +129,7 @@ export class ContentStore {
     const openBlob = (): Promise<FileHandle> => this.openBlob(digest);
     async function* read(): AsyncGenerator<Buffer> {
       const fh = await openBlob();
-      yield* fh.createReadStream({ start }); // closes fh when done or destroyed
+      yield* fh.createReadStream({ start, highWaterMark: BATCH_BYTES }); // closes fh when done or destroyed
     }
     return Readable.from(read(), { objectMode: false });
   }
@@ -235,10 +236,28 @@ export class ContentStore {
         if (!fetched.isPartial && writer.offset > 0) await writer.reset();
         body = fetched.body;
       } // else: an earlier attempt got every byte and stopped short of commit
-      for await (const chunk of body) {
-        checkSignal();
-        await writer.write(chunk);
+      // Chunks are written in ~1 MiB batches (one thread-pool trip each); what was received before a
+      // failure or cancellation is still written, so the next attempt resumes from there.
+      const batch: Uint8Array[] = [];
+      let batchBytes = 0;
+      const flush = async (): Promise<void> => {
+        if (batchBytes === 0) return;
+        const bytes = Buffer.concat(batch.splice(0), batchBytes);
+        batchBytes = 0;
+        await writer.write(bytes);
+      };
+      try {
+        for await (const chunk of body) {
+          checkSignal();
+          batch.push(chunk);
+          batchBytes += chunk.length;
+          if (batchBytes >= BATCH_BYTES) await flush();
+        }
+      } catch (err) {
+        await flush().catch(() => undefined);
+        throw err;
       }
+      await flush();
       checkSignal();
       return await writer.commit();
     } finally {

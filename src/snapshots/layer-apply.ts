@@ -17,6 +17,7 @@ import { setAttribute } from 'fs-xattr';
 import tar from 'tar-stream';
 import type { Header as Headers } from 'tar-stream';
 import { BerthError, isBerthError, messageOf } from '../base/errors.js';
+import { writeBatched } from '../base/batched-write.js';
 import type { Exec } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
 import { decompressLayer } from './layer-decompress.js';
@@ -44,11 +45,13 @@ export async function applyLayer(
 ): Promise<{ diffId: string }> {
   const hash = createHash('sha256');
   const extract = tar.extract();
-  // streamx's Writable, typed loosely by @types/tar-stream: the three calls used here.
+  // streamx's Writable, typed loosely by @types/tar-stream: the calls used here.
   const sink = extract as unknown as {
     write(chunk: Buffer): boolean;
     end(): void;
+    on(event: 'drain' | 'close', fn: () => void): void;
     once(event: 'drain' | 'close', fn: () => void): void;
+    off(event: 'drain' | 'close', fn: () => void): void;
     destroy(err: Error): void;
   };
   const dirTimes: DirTimes[] = [];
@@ -65,9 +68,14 @@ export async function applyLayer(
         if (isStopped) return; // the extractor failed: stop reading the source
         hash.update(chunk);
         if (!sink.write(chunk)) {
-          await new Promise<void>((r) => {
-            sink.once('drain', r);
-            sink.once('close', r);
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              sink.off('drain', done);
+              sink.off('close', done);
+              resolve();
+            };
+            sink.on('drain', done);
+            sink.on('close', done);
           });
         }
       }
@@ -148,7 +156,7 @@ class EntryApplier {
           0o600,
         );
         try {
-          for await (const chunk of body) await fh.write(chunk);
+          await writeBatched(fh, body);
         } finally {
           await fh.close();
         }

@@ -45,7 +45,8 @@ export async function* decompressLayer(source: AsyncIterable<Uint8Array>, layer:
   })();
   const compression = sniffCompression(head);
   try {
-    if (compression === 'gzip') yield* Readable.from(all).pipe(createGunzip()) as AsyncIterable<Buffer>;
+    if (compression === 'gzip')
+      yield* Readable.from(all).pipe(createGunzip({ chunkSize: 256 * 1024 })) as AsyncIterable<Buffer>;
     else if (compression === 'zstd') yield* unzstd(all);
     else yield* all;
   } catch (err) {
