@@ -4,14 +4,13 @@ import { BerthError } from '../base/errors.js';
 import type { CallContext } from './server.js';
 import { credentialsFromAuth } from '../images/index.js';
 import type { ImageService } from '../images/index.js';
-import { CRI_NAMESPACE } from './image-view.js';
 
 export function imagePull(images: ImageService) {
   return async (request: PullImageRequest, ctx: CallContext): Promise<PullImageResponse> => {
     const ref = request.image?.image ?? '';
     if (ref === '') throw new BerthError('INVALID_ARGUMENT', 'PullImage needs an image reference');
     const credentials = credentialsFromAuth(request.auth);
-    const view = await images.pull(CRI_NAMESPACE, ref, {
+    const view = await images.pull(ctx.namespace, ref, {
       ...(credentials ? { credentials } : {}),
       signal: ctx.signal,
     });

@@ -17,11 +17,14 @@ import { imageStatus } from './image-status.js';
 import { imagePull } from './image-pull.js';
 import { imageRemove } from './image-remove.js';
 import { imageFsInfo } from './image-fs-info.js';
+import { CRI_NAMESPACE } from './image-view.js';
 import type { ImageFsUsage } from './image-fs-info.js';
 
 export interface ImageServiceDeps {
   readonly images: ImageService;
   readonly imageFs: ImageFsUsage;
+  /** For the berth CLI's -n (containerd-namespace metadata); kubelet always works in k8s.io. */
+  readonly namespaceExists: (name: string) => boolean;
 }
 export type { ImageFsUsage } from './image-fs-info.js';
 
@@ -59,7 +62,13 @@ export function createCriServices(
       removeImage: imageRemove(deps.images),
       imageFsInfo: imageFsInfo(deps.imageFs),
     },
-    { serviceName: 'ImageService', log, isReady },
+    {
+      serviceName: 'ImageService',
+      log,
+      isReady,
+      defaultNamespace: CRI_NAMESPACE,
+      namespaceExists: deps.namespaceExists,
+    },
   );
   return [
     { definition: RuntimeServiceService, implementation: runtime },

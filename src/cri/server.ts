@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type {
+  Metadata,
   sendUnaryData,
   ServerReadableStream,
   ServerUnaryCall,
@@ -25,6 +26,11 @@ import { BerthError, errorCode } from '../base/errors.js';
 import { toStatus } from './errors.js';
 
 export interface CallContext {
+  /**
+   * The containerd-style namespace of the call: the `containerd-namespace` metadata when the client sends it
+   * (the berth CLI's -n), else the service's default (k8s.io for CRI: kubelet and crictl never send it).
+   */
+  readonly namespace: string;
   readonly log: Logger;
   readonly reqId: string;
   /** Aborted when the client cancels the call or its deadline passes. */
@@ -50,7 +56,13 @@ export interface ServiceOptions {
   readonly log: Logger;
   /** False while startup recovery runs. */
   readonly isReady: () => boolean;
+  /** Namespace of calls that name none (CRI: k8s.io). */
+  readonly defaultNamespace?: string;
+  /** Whether a namespace named in metadata exists; calls naming another get NOT_FOUND. */
+  readonly namespaceExists?: (name: string) => boolean;
 }
+
+const NAMESPACE_METADATA = 'containerd-namespace';
 
 // Reads are polled constantly by kubelet (List* every second): log them at trace only.
 const READ_RPC = /^(list|version|status|runtimeConfig|imageFsInfo)|(Status|Stats|Info)$/;
@@ -105,16 +117,22 @@ type AnyCall = ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown,
 
 function callContext(
   rpcName: string,
-  call: { once(event: 'cancelled', fn: () => void): unknown },
+  call: { once(event: 'cancelled', fn: () => void): unknown; metadata: Metadata },
   options: ServiceOptions,
 ) {
+  const named = call.metadata.get(NAMESPACE_METADATA)[0];
+  const namespace = typeof named === 'string' && named !== '' ? named : (options.defaultNamespace ?? '');
   const reqId = randomBytes(8).toString('hex');
   const log = options.log.child({ rpc: rpcName, reqId });
   const abort = new AbortController();
   call.once('cancelled', () => abort.abort(new Error(`${rpcName} cancelled by the client`)));
   const startedNs = process.hrtime.bigint();
   const elapsedMs = (): number => Number(process.hrtime.bigint() - startedNs) / 1e6;
-  return { ctx: { log, reqId, signal: abort.signal }, log, elapsedMs };
+  const unknownNamespace =
+    namespace !== options.defaultNamespace && options.namespaceExists?.(namespace) === false
+      ? new BerthError('NOT_FOUND', `namespace "${namespace}" not found`)
+      : undefined;
+  return { ctx: { namespace, log, reqId, signal: abort.signal }, log, elapsedMs, unknownNamespace };
 }
 
 function logFailure(log: Logger, err: unknown, elapsedMs: number): { code: status; details: string } {
@@ -133,7 +151,11 @@ function wrapServerStream(rpcName: string, handler: StreamHandler, options: Serv
       call.emit('error', { code: status.UNAVAILABLE, details: 'server is not initialized yet' });
       return;
     }
-    const { ctx, log, elapsedMs } = callContext(rpcName, call, options);
+    const { ctx, log, elapsedMs, unknownNamespace } = callContext(rpcName, call, options);
+    if (unknownNamespace !== undefined) {
+      call.emit('error', logFailure(log, unknownNamespace, elapsedMs()));
+      return;
+    }
     const send = async (message: unknown): Promise<void> => {
       if (ctx.signal.aborted) throw new BerthError('CANCELLED', `${rpcName} cancelled by the client`);
       if (!call.write(message)) {
@@ -168,7 +190,11 @@ function wrapUnary(rpcName: string, handler: Handler, options: ServiceOptions, r
       callback({ code: status.UNAVAILABLE, details: 'server is not initialized yet' });
       return;
     }
-    const { ctx, log, elapsedMs } = callContext(rpcName, call, options);
+    const { ctx, log, elapsedMs, unknownNamespace } = callContext(rpcName, call, options);
+    if (unknownNamespace !== undefined) {
+      callback(logFailure(log, unknownNamespace, elapsedMs()));
+      return;
+    }
 
     handler(requestOf(call), ctx).then(
       (response) => {

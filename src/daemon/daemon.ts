@@ -116,6 +116,7 @@ export class Daemon {
         podCidrs,
         images,
         imageFs: { mountpoint: snapshotsRoot, usage: () => content.usage() },
+        namespaceExists: (name) => store.namespaces.list().some((ns) => ns.name === name),
       },
       rpcLog,
       isReady,

@@ -108,4 +108,20 @@ describe('berth image commands', { skip, timeout: 180_000 }, () => {
     assert.equal(res.status, 1);
     assert.match(res.stderr, /^berth: INVALID_ARGUMENT: invalid image reference "Bad\/Name"/);
   });
+
+  it('keeps images per namespace: the same name in two namespaces is two records', () => {
+    const ref = 'berth-test/other:2';
+    assert.equal(berth('pull', ref).status, 0);
+    assert.equal(berth('-n', 'default', 'pull', ref).status, 0);
+    assert.equal(berth('-n', 'default', 'images', '-q').stdout.trim(), images.other2.configDigest);
+    const inUse = berth('namespaces', 'rm', 'default');
+    assert.equal(inUse.status, 1);
+    assert.equal(berth('-n', 'default', 'rmi', ref).status, 0);
+    assert.equal(berth('-n', 'default', 'images', '-q').stdout.trim(), '');
+    assert.match(berth('images', '-q').stdout, new RegExp(images.other2.configDigest), 'k8s.io keeps its record');
+    const unknown = berth('-n', 'no-such-ns', 'images');
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /^berth: NOT_FOUND: namespace "no-such-ns" not found/);
+    assert.equal(berth('rmi', ref).status, 0);
+  });
 });
