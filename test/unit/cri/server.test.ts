@@ -1,12 +1,15 @@
-// The instrumented wrapper, driven with fake grpc-js calls: readiness, UNIMPLEMENTED, error mapping.
+// The instrumented wrapper, driven with fake grpc-js calls: readiness, UNIMPLEMENTED, error mapping,
+// namespaces and server streaming.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import type { ServerUnaryCall, sendUnaryData, handleUnaryCall } from '@grpc/grpc-js';
 import { pino } from 'pino';
-import { RuntimeServiceService } from '../../../src/api/gen/cri.js';
-import type { VersionRequest } from '../../../src/api/gen/cri.js';
+import { AdminService } from '../../../src/api/gen/admin.js';
+import type { PullImageRequest } from '../../../src/api/gen/admin.js';
+import { ImageServiceService, RuntimeServiceService } from '../../../src/api/gen/cri.js';
+import type { ListImagesRequest, VersionRequest } from '../../../src/api/gen/cri.js';
 import { buildService, GRPC_STATUS } from '../../../src/cri/index.js';
 import { BerthError } from '../../../src/base/errors.js';
 
@@ -17,8 +20,10 @@ interface Outcome {
   readonly value: unknown;
 }
 
-function invoke(handler: unknown, request: unknown): Promise<Outcome> {
-  const call = Object.assign(new EventEmitter(), { request }) as unknown as ServerUnaryCall<unknown, unknown>;
+function invoke(handler: unknown, request: unknown, namespace?: string): Promise<Outcome> {
+  const metadata = new Metadata();
+  if (namespace !== undefined) metadata.set('containerd-namespace', namespace);
+  const call = Object.assign(new EventEmitter(), { request, metadata }) as unknown as ServerUnaryCall<unknown, unknown>;
   return new Promise((resolve) => {
     const cb: sendUnaryData<unknown> = (err, value) => resolve({ err, value });
     (handler as handleUnaryCall<unknown, unknown>)(call, cb);
@@ -97,5 +102,67 @@ describe('cri server wrapper', () => {
     const out = await invoke(impl['version'], { version: 'v1' });
     assert.equal(out.err, null);
     assert.deepEqual(out.value, res);
+  });
+
+  it('gives handlers the namespace of the call: metadata, else the default; unknown ones are NOT_FOUND', async () => {
+    const seen: string[] = [];
+    const impl = buildService(
+      ImageServiceService,
+      {
+        listImages: async (_r: ListImagesRequest, ctx) => {
+          seen.push(ctx.namespace);
+          return { images: [] };
+        },
+      },
+      {
+        serviceName: 'ImageService',
+        log,
+        isReady: () => true,
+        defaultNamespace: 'k8s.io',
+        namespaceExists: (n) => n === 'k8s.io' || n === 'default',
+      },
+    );
+    assert.equal((await invoke(impl['listImages'], {})).err, null);
+    assert.equal((await invoke(impl['listImages'], {}, 'default')).err, null);
+    const out = await invoke(impl['listImages'], {}, 'nope');
+    assert.equal(out.err?.code, status.NOT_FOUND);
+    assert.equal(out.err?.details, 'namespace "nope" not found');
+    assert.deepEqual(seen, ['k8s.io', 'default']);
+  });
+
+  it('streams server-streaming responses, then ends; a failure becomes the call status', async () => {
+    const run = (fail: boolean) =>
+      new Promise<{ messages: unknown[]; err: { code?: number; details?: string } | null }>((resolve) => {
+        const impl = buildService(
+          AdminService,
+          {
+            pullImage: async (_r: PullImageRequest, _ctx, send) => {
+              await send({ layers: [], imageId: '', repoTags: [], repoDigests: [] });
+              if (fail) throw new BerthError('NOT_FOUND', 'no such image');
+              await send({ layers: [], imageId: 'sha256:x', repoTags: [], repoDigests: [] });
+            },
+          },
+          { serviceName: 'Admin', log, isReady: () => true },
+        );
+        const messages: unknown[] = [];
+        const call = Object.assign(new EventEmitter(), {
+          request: {},
+          metadata: new Metadata(),
+          write: (m: unknown) => {
+            messages.push(m);
+            return true;
+          },
+          end: () => resolve({ messages, err: null }),
+        });
+        call.on('error', (err: { code?: number; details?: string }) => resolve({ messages, err }));
+        (impl['pullImage'] as (c: unknown) => void)(call);
+      });
+    const ok = await run(false);
+    assert.equal(ok.err, null);
+    assert.equal(ok.messages.length, 2);
+    const failed = await run(true);
+    assert.equal(failed.messages.length, 1);
+    assert.equal(failed.err?.code, status.NOT_FOUND);
+    assert.equal(failed.err?.details, 'no such image');
   });
 });
