@@ -2,6 +2,7 @@
  * What the CRI handlers need from the domains, as narrow interfaces (the daemon wires the real services).
  */
 import type { Condition } from '../base/condition.js';
+import type { Sandboxes } from './pod-sandbox.js';
 
 export interface ReadinessCheck {
   check(): Promise<Condition>;
@@ -27,4 +28,6 @@ export interface RuntimeServiceDeps {
   readonly runtimeReadiness: ReadinessCheck;
   readonly networkReadiness: ReadinessCheck;
   readonly podCidrs: PodCidrs;
+  readonly sandboxes: Sandboxes;
+  readonly nowNs: () => bigint;
 }

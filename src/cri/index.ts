@@ -18,6 +18,7 @@ import { imagePull } from './image-pull.js';
 import { imageRemove } from './image-remove.js';
 import { imageFsInfo } from './image-fs-info.js';
 import { CRI_NAMESPACE } from './image-view.js';
+import { listPodSandbox, podSandboxStatus, removePodSandbox, runPodSandbox, stopPodSandbox } from './pod-sandbox.js';
 import type { ImageFsUsage } from './image-fs-info.js';
 
 export interface ImageServiceDeps {
@@ -29,6 +30,7 @@ export interface ImageServiceDeps {
 export type { ImageFsUsage } from './image-fs-info.js';
 
 export type { RuntimeServiceDeps, RuntimeInfo, ReadinessCheck, PodCidrs } from './deps.js';
+export type { Sandboxes } from './pod-sandbox.js';
 export { buildService } from './server.js';
 export type { CallContext, ServiceOptions, Handlers } from './server.js';
 export { GRPC_STATUS, fromServiceError, toStatus } from './errors.js';
@@ -50,8 +52,19 @@ export function createCriServices(
       status: runtimeStatus(deps),
       runtimeConfig: runtimeConfig(deps.info),
       updateRuntimeConfig: updateRuntimeConfig(deps.podCidrs),
+      runPodSandbox: runPodSandbox(deps.sandboxes),
+      stopPodSandbox: stopPodSandbox(deps.sandboxes),
+      removePodSandbox: removePodSandbox(deps.sandboxes),
+      podSandboxStatus: podSandboxStatus(deps.sandboxes, deps.nowNs),
+      listPodSandbox: listPodSandbox(deps.sandboxes),
     },
-    { serviceName: 'RuntimeService', log, isReady },
+    {
+      serviceName: 'RuntimeService',
+      log,
+      isReady,
+      defaultNamespace: CRI_NAMESPACE,
+      namespaceExists: deps.namespaceExists,
+    },
   );
   const image = buildService(
     ImageServiceService,

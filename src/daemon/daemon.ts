@@ -24,6 +24,7 @@ import { createCriServices } from '../cri/index.js';
 import { ContentStore, LeaseManager } from '../content/index.js';
 import { decodeDockerAuth, ImagePuller, ImageService, RegistryClient } from '../images/index.js';
 import { OverlaySnapshotter } from '../snapshots/index.js';
+import { PodNamespaces, SandboxService } from '../sandbox/index.js';
 import { exec } from '../base/exec.js';
 import { createAdminService } from '../admin/index.js';
 import { claimSocketPath } from './socket.js';
@@ -96,6 +97,22 @@ export class Daemon {
       nowNs,
     });
 
+    const sandboxes = await SandboxService.open({
+      repo: store.sandboxes,
+      namespaces: new PodNamespaces(exec),
+      // TODO(#4): CNI (src/network/cni) lands next; until then only host-network pods run.
+      network: undefined,
+      rootDir: join(config.root, 'sandboxes'),
+      stateDir: join(config.state, 'sandboxes'),
+      specContext: {
+        defaultRuntime: cri.containerd.default_runtime_name,
+        runtimes: Object.keys(cri.containerd.runtimes),
+        cgroupDriver: cri.cgroup_driver,
+      },
+      log: log.child({ component: 'sandbox' }),
+      nowNs,
+    });
+
     const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     const isReady = (): boolean => this.isReady;
     const rpcLog = log.child({ component: 'rpc' });
@@ -114,6 +131,8 @@ export class Daemon {
         }),
         networkReadiness: new NetworkReadiness(cri.cni.conf_dir),
         podCidrs,
+        sandboxes,
+        nowNs,
         images,
         imageFs: { mountpoint: snapshotsRoot, usage: () => content.usage() },
         namespaceExists: (name) => store.namespaces.list().some((ns) => ns.name === name),

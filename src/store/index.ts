@@ -9,6 +9,7 @@ import { openDatabase } from './database.js';
 import { NamespaceRepository } from './namespaces.js';
 import { SettingsRepository } from './settings.js';
 import { ImageRepository } from './images.js';
+import { SandboxRepository } from './sandboxes.js';
 
 export { openDatabase, schemaVersion } from './database.js';
 export { BUILTIN_NAMESPACES, MIGRATIONS } from './migrations.js';
@@ -18,6 +19,8 @@ export type { NamespaceRecord } from './namespaces.js';
 export { SettingsRepository } from './settings.js';
 export { ImageRepository } from './images.js';
 export type { ImageRecord } from './images.js';
+export { SandboxRepository } from './sandboxes.js';
+export type { SandboxRecord, SandboxState } from './sandboxes.js';
 
 export const META_DB_NAME = 'meta.db';
 
@@ -26,6 +29,7 @@ export class MetadataStore {
   readonly namespaces: NamespaceRepository;
   readonly settings: SettingsRepository;
   readonly images: ImageRepository;
+  readonly sandboxes: SandboxRepository;
   private isClosed = false;
 
   private constructor(
@@ -35,6 +39,7 @@ export class MetadataStore {
     this.namespaces = new NamespaceRepository(db, nowNs);
     this.settings = new SettingsRepository(db);
     this.images = new ImageRepository(db);
+    this.sandboxes = new SandboxRepository(db);
     this.namespaces.ensureBuiltins();
   }
 

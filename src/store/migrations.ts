@@ -13,6 +13,14 @@
  *                                                    image's config digest (the CRI image id). Blobs live in
  *                                                    the content store; rows are written only after every blob
  *                                                    and layer snapshot of the image is committed.
+ *
+ * Tables (v3):
+ *   sandboxes(id PK, name UNIQUE)                    one row per pod sandbox. `name` is the reserved CRI name
+ *                                                    <name>_<namespace>_<uid>_<attempt>; `state` is creating
+ *                                                    (row written first to reserve the name; a crash leaves it
+ *                                                    for startup cleanup), ready or notready. `config` is the
+ *                                                    CRI PodSandboxConfig as JSON; `network` the pinned
+ *                                                    namespaces, IPs and CNI result as JSON.
  */
 import type { Database } from 'better-sqlite3';
 
@@ -60,6 +68,24 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
           PRIMARY KEY (namespace, name)
         ) STRICT;
         CREATE INDEX images_by_config ON images(namespace, config_digest);
+      `);
+    },
+  },
+  {
+    version: 3,
+    description: 'pod sandboxes',
+    up: (db: Database) => {
+      db.exec(`
+        CREATE TABLE sandboxes (
+          id TEXT PRIMARY KEY NOT NULL,
+          namespace TEXT NOT NULL REFERENCES namespaces(name),
+          name TEXT NOT NULL UNIQUE,
+          state TEXT NOT NULL CHECK (state IN ('creating', 'ready', 'notready')),
+          runtime_handler TEXT NOT NULL,
+          created_at_ns INTEGER NOT NULL,
+          config TEXT NOT NULL,
+          network TEXT NOT NULL DEFAULT '{}'
+        ) STRICT;
       `);
     },
   },

@@ -33,6 +33,7 @@ export class NamespaceRepository {
   private readonly insertStmt: Statement<[string, bigint, string]>;
   private readonly deleteStmt: Statement<[string]>;
   private readonly imageCountStmt: Statement<[string], { n: number }>;
+  private readonly sandboxCountStmt: Statement<[string], { n: number }>;
 
   constructor(
     private readonly db: Database,
@@ -47,6 +48,9 @@ export class NamespaceRepository {
     this.insertStmt = db.prepare('INSERT INTO namespaces (name, created_at_ns, labels) VALUES (?, ?, ?)');
     this.deleteStmt = db.prepare('DELETE FROM namespaces WHERE name = ?');
     this.imageCountStmt = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM images WHERE namespace = ?');
+    this.sandboxCountStmt = db.prepare<[string], { n: number }>(
+      'SELECT count(*) AS n FROM sandboxes WHERE namespace = ?',
+    );
   }
 
   /** Makes sure the built-in namespaces exist (run at every start; a no-op after the first). */
@@ -86,6 +90,10 @@ export class NamespaceRepository {
     const images = this.imageCountStmt.get(name)?.n ?? 0;
     if (images > 0) {
       throw new BerthError('FAILED_PRECONDITION', `namespace "${name}" is not empty: it holds ${images} image name(s)`);
+    }
+    const sandboxes = this.sandboxCountStmt.get(name)?.n ?? 0;
+    if (sandboxes > 0) {
+      throw new BerthError('FAILED_PRECONDITION', `namespace "${name}" is not empty: it holds ${sandboxes} pod(s)`);
     }
     if (this.deleteStmt.run(name).changes === 0) {
       throw new BerthError('NOT_FOUND', `namespace "${name}" not found`);

@@ -108,9 +108,13 @@ describe('foundation RPCs', { skip, timeout: 120_000 }, () => {
     const err = await unaryError(rt.listContainers.bind(rt), { filter: undefined });
     assert.equal(err.code, status.UNIMPLEMENTED);
     assert.match(err.details, /RuntimeService\.ListContainers/);
-    const err2 = await unaryError(rt.runPodSandbox.bind(rt), { config: undefined, runtimeHandler: '' });
+    const err2 = await unaryError(rt.createContainer.bind(rt), {
+      podSandboxId: 'x',
+      config: undefined,
+      sandboxConfig: undefined,
+    });
     assert.equal(err2.code, status.UNIMPLEMENTED);
-    assert.match(err2.details, /RuntimeService\.RunPodSandbox/);
+    assert.match(err2.details, /RuntimeService\.CreateContainer/);
   });
 
   it('admin namespaces: built-ins exist, create and remove work, built-ins stay', async () => {
