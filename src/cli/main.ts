@@ -13,6 +13,7 @@ import { registerVersion } from './commands/version.js';
 import { registerInfo } from './commands/info.js';
 import { registerConfig } from './commands/config.js';
 import { registerNamespaces } from './commands/namespaces.js';
+import { registerPods } from './commands/pods.js';
 import { registerImages } from './commands/images.js';
 
 function parseSeconds(value: string): number {
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerNamespaces(program);
   registerImages(program);
+  registerPods(program);
   return program;
 }
 
