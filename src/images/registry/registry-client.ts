@@ -327,12 +327,17 @@ export class RegistryClient {
     const { repo, endpoint } = session;
     const what = `upload blob ${blob.digest} to ${repo.domain}/${repo.path}`;
     const idleMs = this.config.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // The idle timer: re-armed on every chunk, disarmed for good once the request settles (undici may
+    // still pull the body after an abort). Unref'd: the request itself keeps the process alive.
     const idle = new AbortController();
-    let timer = setTimeout(() => idle.abort(new Error(`no progress for ${idleMs} ms`)), idleMs);
+    let isSettled = false;
+    let timer: NodeJS.Timeout | undefined;
     const touch = (): void => {
       clearTimeout(timer);
-      timer = setTimeout(() => idle.abort(new Error(`no progress for ${idleMs} ms`)), idleMs);
+      if (isSettled) return;
+      timer = setTimeout(() => idle.abort(new Error(`no progress for ${idleMs} ms`)), idleMs).unref();
     };
+    touch();
     async function* counted(): AsyncGenerator<Uint8Array> {
       let sent = 0;
       for await (const chunk of blob.open()) {
@@ -360,6 +365,7 @@ export class RegistryClient {
       if (res.status !== 201) throw statusError(res.status, what, await registryMessage(res));
       await res.body?.cancel();
     } finally {
+      isSettled = true;
       clearTimeout(timer);
     }
   }
@@ -421,10 +427,16 @@ export class RegistryClient {
 
   private async exists(repo: Repository, path: string, what: string, opts: RequestOptions): Promise<boolean> {
     const endpoint = this.pushEndpoint(repo);
+    // Accept matters for manifests: distribution answers 404 for an OCI manifest a client does not accept.
     const res = await this.request(
       endpoint,
       repo.domain,
-      { method: 'HEAD', url: `${endpoint.baseUrl}/v2/${repo.path}/${path}`, scopes: [pushScope(repo)] },
+      {
+        method: 'HEAD',
+        url: `${endpoint.baseUrl}/v2/${repo.path}/${path}`,
+        scopes: [pushScope(repo)],
+        headers: { Accept: MANIFEST_ACCEPT },
+      },
       opts,
     );
     await res.body?.cancel();
