@@ -108,7 +108,7 @@ export const MANIFEST_ACCEPT = [
 ].join(', ');
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-/** node-fetch / undici code names of certificate failures (Node's tls errors carry OpenSSL's names). */
+/** Codes of certificate failures as Node's tls errors name them (OpenSSL names, plus ERR_TLS_CERT_ALTNAME_INVALID). */
 const CERT_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/;
 const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const TOKEN_FALLBACK_TTL_MS = 60_000;
