@@ -1,24 +1,37 @@
 /**
  * A throwaway local OCI registry for integration tests: Debian's `docker-registry` (distribution 2.8)
- * listening on 127.0.0.1 only, on a free port, with filesystem storage, no auth and deletes enabled.
- * startRegistry() waits until `GET /v2/` answers 200; stop() kills it and removes its temp dir.
+ * listening on 127.0.0.1 only, on a free port, with filesystem storage and deletes enabled; by default
+ * plain HTTP and no auth. Options add TLS (a self-signed certificate for 127.0.0.1 made with openssl) and
+ * htpasswd Basic auth (bcrypt, from `htpasswd -B` or Python's crypt). startRegistry() waits until
+ * `GET /v2/` answers (200, or 401 with auth); stop() kills it and removes its temp dir.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, constants, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 
+const execFileAsync = promisify(execFile);
+
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
+export const OPENSSL_BIN = '/usr/bin/openssl';
+const HTPASSWD_BINS = Object.freeze(['/usr/bin/htpasswd', '/usr/sbin/htpasswd']);
+const PYTHON_BIN = '/usr/bin/python3';
 
 export interface Registry {
   /** "127.0.0.1:PORT", the host part of image references. */
   readonly host: string;
-  /** "http://127.0.0.1:PORT". */
+  /** "http://127.0.0.1:PORT", or https:// with the tls option. */
   readonly url: string;
+  /** With the tls option: the self-signed certificate (PEM) the registry serves, to trust it explicitly. */
+  readonly certificatePem: string | undefined;
   /** Directory holding the config, the log and the storage root. */
   readonly dir: string;
   /** The registry's combined stdout/stderr. */
@@ -36,6 +49,16 @@ export interface RegistryOptions {
    */
   readonly dir?: string;
   readonly startTimeoutMs?: number;
+  /** Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (needs openssl: tlsSkipReason). */
+  readonly tls?: boolean;
+  /** Require htpasswd Basic auth for this one user (needs a bcrypt tool: htpasswdSkipReason). */
+  readonly htpasswd?: { readonly username: string; readonly password: string };
+}
+
+/** Files and settings a start derives from the options; reused across bind retries. */
+interface ServeOptions {
+  readonly tls: { readonly certificate: string; readonly key: string; readonly pem: string } | undefined;
+  readonly htpasswdPath: string | undefined;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 15_000;
@@ -54,12 +77,84 @@ export async function registrySkipReason(): Promise<string | undefined> {
   }
 }
 
+/** Why a registry with the tls option cannot start here, or undefined when it can. */
+export async function tlsSkipReason(): Promise<string | undefined> {
+  return (await isExecutable(OPENSSL_BIN)) ? registrySkipReason() : `${OPENSSL_BIN} is missing (package openssl)`;
+}
+
+/** Why a registry with the htpasswd option cannot start here (no bcrypt tool), or undefined when it can. */
+export async function htpasswdSkipReason(): Promise<string | undefined> {
+  const registry = await registrySkipReason();
+  if (registry !== undefined) return registry;
+  try {
+    await bcryptHash('probe');
+    return undefined;
+  } catch (err) {
+    return `no bcrypt tool for htpasswd (apache2-utils htpasswd, or python3 crypt with bcrypt): ${(err as Error).message}`;
+  }
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * A bcrypt hash (the only htpasswd format distribution accepts), from apache2-utils or Python's crypt(3).
+ * Cost 4, the least bcrypt allows: the registry checks it on every request, and these are test passwords.
+ */
+async function bcryptHash(password: string): Promise<string> {
+  for (const bin of HTPASSWD_BINS) {
+    if (!(await isExecutable(bin))) continue;
+    const { stdout } = await execFileAsync(bin, ['-nbB', '-C', '4', 'user', password], { timeout: 30_000 });
+    const hash = stdout.trim().split(':')[1];
+    if (hash?.startsWith('$2') === true) return hash;
+  }
+  if (await isExecutable(PYTHON_BIN)) {
+    const script = 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))';
+    const { stdout } = await execFileAsync(PYTHON_BIN, ['-W', 'ignore', '-c', script, password], { timeout: 30_000 });
+    const hash = stdout.trim();
+    if (hash.startsWith('$2')) return hash;
+    throw new Error(`python3 crypt made no bcrypt hash (got "${hash.slice(0, 10)}")`);
+  }
+  throw new Error('neither htpasswd nor python3 is installed');
+}
+
+/** A self-signed EC certificate for 127.0.0.1 (and localhost), valid for a day. */
+async function makeCertificate(dir: string): Promise<NonNullable<ServeOptions['tls']>> {
+  const certificate = join(dir, 'tls', 'cert.pem');
+  const key = join(dir, 'tls', 'key.pem');
+  await mkdir(join(dir, 'tls'), { recursive: true });
+  await execFileAsync(
+    OPENSSL_BIN,
+    [
+      ...['req', '-x509', '-nodes', '-days', '1', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'],
+      ...['-keyout', key, '-out', certificate, '-subj', '/CN=127.0.0.1'],
+      ...['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    ],
+    { timeout: 30_000 },
+  );
+  return { certificate, key, pem: await readFile(certificate, 'utf8') };
+}
+
+async function serveOptions(dir: string, opts: RegistryOptions): Promise<ServeOptions> {
+  let htpasswdPath: string | undefined;
+  if (opts.htpasswd !== undefined) {
+    htpasswdPath = join(dir, 'htpasswd');
+    await writeFile(htpasswdPath, `${opts.htpasswd.username}:${await bcryptHash(opts.htpasswd.password)}\n`);
+  }
+  return { tls: opts.tls === true ? await makeCertificate(dir) : undefined, htpasswdPath };
+}
+
 export async function startRegistry(opts: RegistryOptions = {}): Promise<Registry> {
   const isOwnDir = opts.dir === undefined;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'berth-registry-')));
   await mkdir(join(dir, 'storage'), { recursive: true });
   try {
-    return await startOnFreePort(dir, isOwnDir, opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    const serve = await serveOptions(dir, opts);
+    return await startOnFreePort(dir, isOwnDir, opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, serve);
   } catch (err) {
     if (isOwnDir) await rm(dir, { recursive: true, force: true });
     throw err;
@@ -67,11 +162,16 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
 }
 
 /** Picking a port and binding it later races with other processes: retry a few times on EADDRINUSE. */
-async function startOnFreePort(dir: string, isOwnDir: boolean, timeoutMs: number): Promise<Registry> {
+async function startOnFreePort(
+  dir: string,
+  isOwnDir: boolean,
+  timeoutMs: number,
+  serve: ServeOptions,
+): Promise<Registry> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const started = await startOnce(dir, port, timeoutMs);
-    if (started.kind === 'ready') return makeHandle(dir, port, started.child, isOwnDir);
+    const started = await startOnce(dir, port, timeoutMs, serve);
+    if (started.kind === 'ready') return makeHandle(dir, port, started.child, isOwnDir, serve);
     if (started.kind === 'bind-failed' && attempt < BIND_ATTEMPTS) continue;
     throw new Error(
       `docker-registry did not start on 127.0.0.1:${port}: ${started.reason}\n${await tail(logPathOf(dir))}`,
@@ -96,7 +196,7 @@ function logPathOf(dir: string): string {
 }
 
 /** distribution 2.8 config (docs/configuration.md); JSON-compatible keys only. */
-function configYaml(dir: string, port: number): string {
+function configYaml(dir: string, port: number, serve: ServeOptions): string {
   return stringify({
     version: '0.1',
     log: { level: 'info', formatter: 'text', accesslog: { disabled: false } },
@@ -109,7 +209,9 @@ function configYaml(dir: string, port: number): string {
       addr: `127.0.0.1:${port}`,
       secret: randomBytes(16).toString('hex'),
       headers: { 'X-Content-Type-Options': ['nosniff'] },
+      ...(serve.tls !== undefined && { tls: { certificate: serve.tls.certificate, key: serve.tls.key } }),
     },
+    ...(serve.htpasswdPath !== undefined && { auth: { htpasswd: { realm: 'berth-test', path: serve.htpasswdPath } } }),
     health: { storagedriver: { enabled: false } },
   });
 }
@@ -119,9 +221,9 @@ type StartResult =
   | { readonly kind: 'bind-failed'; readonly reason: string }
   | { readonly kind: 'failed'; readonly reason: string };
 
-async function startOnce(dir: string, port: number, timeoutMs: number): Promise<StartResult> {
+async function startOnce(dir: string, port: number, timeoutMs: number, serve: ServeOptions): Promise<StartResult> {
   const configPath = join(dir, 'config.yml');
-  await writeFile(configPath, configYaml(dir, port));
+  await writeFile(configPath, configYaml(dir, port, serve));
   const log = await open(logPathOf(dir), 'a');
   const logOffset = (await log.stat()).size;
   // A clean env: distribution lets REGISTRY_* variables override any config key.
@@ -131,7 +233,8 @@ async function startOnce(dir: string, port: number, timeoutMs: number): Promise<
     stdio: ['ignore', log.fd, log.fd],
   });
   await log.close();
-  const waited = await waitReady(`http://127.0.0.1:${port}/v2/`, child, timeoutMs);
+  const scheme = serve.tls === undefined ? 'http' : 'https';
+  const waited = await waitReady(`${scheme}://127.0.0.1:${port}/v2/`, child, timeoutMs, serve.tls?.pem);
   if (waited === undefined) return { kind: 'ready', child };
   await killAndWait(child);
   // Only this attempt's output: the log is appended to across attempts and restarts.
@@ -139,8 +242,13 @@ async function startOnce(dir: string, port: number, timeoutMs: number): Promise<
   return { kind: isBindError ? 'bind-failed' : 'failed', reason: waited };
 }
 
-/** Polls GET /v2/ until 200; answers undefined when ready, else why not. */
-async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<string | undefined> {
+/** Polls GET /v2/ until 200 (or 401: auth is on); answers undefined when ready, else why not. */
+async function waitReady(
+  url: string,
+  child: ChildProcess,
+  timeoutMs: number,
+  ca: string | undefined,
+): Promise<string | undefined> {
   let spawnFailure: string | undefined;
   child.on('error', (err) => (spawnFailure ??= err.message));
   const deadline = Date.now() + timeoutMs;
@@ -149,20 +257,24 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
     if (child.exitCode !== null || child.signalCode !== null) {
       return `exited with ${child.exitCode ?? child.signalCode} during startup`;
     }
-    if (await answers200(url)) return undefined;
+    if (await answers(url, ca)) return undefined;
     await sleep(POLL_INTERVAL_MS);
   }
-  return `GET ${url} did not answer 200 within ${timeoutMs} ms`;
+  return `GET ${url} did not answer within ${timeoutMs} ms`;
 }
 
-async function answers200(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-    await res.arrayBuffer();
-    return res.status === 200;
-  } catch {
-    return false;
-  }
+/** node:http(s) rather than fetch: it can trust the test certificate (ca) without touching global state. */
+function answers(url: string, ca: string | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onResponse = (res: IncomingMessage): void => {
+      res.resume();
+      resolve(res.statusCode === 200 || res.statusCode === 401);
+    };
+    const req = url.startsWith('https:') ? httpsRequest(url, { ca }, onResponse) : httpRequest(url, onResponse);
+    req.setTimeout(1_000, () => req.destroy(new Error('timeout')));
+    req.once('error', () => resolve(false));
+    req.end();
+  });
 }
 
 function sleep(ms: number): Promise<void> {
@@ -200,7 +312,7 @@ async function tail(path: string, lines = 30): Promise<string> {
   }
 }
 
-function makeHandle(dir: string, port: number, child: ChildProcess, isOwnDir: boolean): Registry {
+function makeHandle(dir: string, port: number, child: ChildProcess, isOwnDir: boolean, serve: ServeOptions): Registry {
   // If the test process exits without stop(), do not leave an orphan registry behind.
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.once('exit', killOnExit);
@@ -212,7 +324,8 @@ function makeHandle(dir: string, port: number, child: ChildProcess, isOwnDir: bo
   };
   return {
     host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    url: `${serve.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
+    certificatePem: serve.tls?.pem,
     dir,
     logPath: logPathOf(dir),
     logTail: (lines) => tail(logPathOf(dir), lines),

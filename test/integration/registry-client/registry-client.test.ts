@@ -1,5 +1,5 @@
 // The registry client against a real docker-registry on 127.0.0.1, and loopback proxies in front of it
-// that demand Bearer tokens, redirect blobs, or serve rogue content.
+// that demand Bearer tokens, redirect blobs, serve rogue content, rewrite upload Locations or deny pushes.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -46,6 +46,41 @@ async function forward(registry: Registry, req: IncomingMessage, res: ServerResp
   });
   res.writeHead(upstream.status, headers);
   res.end(Buffer.from(await upstream.arrayBuffer()));
+}
+
+/** Forwards any request (method, body, push headers) and lets `edit` change the answer's headers. */
+async function forwardAll(
+  registry: Registry,
+  req: IncomingMessage,
+  res: ServerResponse,
+  edit: (headers: Record<string, string>, status: number) => void = () => undefined,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const body = Buffer.concat(chunks);
+  const headers: Record<string, string> = {};
+  for (const name of ['accept', 'content-type', 'range']) {
+    const value = req.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  const upstream = await fetch(`${registry.url}${req.url ?? '/'}`, {
+    method: req.method,
+    headers,
+    ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body }),
+    redirect: 'manual',
+  });
+  const out: Record<string, string> = {};
+  upstream.headers.forEach((v, k) => {
+    if (k !== 'content-encoding' && k !== 'transfer-encoding' && k !== 'content-length') out[k] = v;
+  });
+  edit(out, upstream.status);
+  const answer = Buffer.from(await upstream.arrayBuffer());
+  res.writeHead(upstream.status, out);
+  res.end(req.method === 'HEAD' ? undefined : answer);
+}
+
+function sha256(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 describe('registry client', { skip, timeout: 120_000 }, () => {
@@ -173,6 +208,109 @@ describe('registry client', { skip, timeout: 120_000 }, () => {
     await assert.rejects(client.fetchManifest(repoOf(new URL(rogue.url).host), images.busybox.manifestDigest), {
       code: 'DATA_LOSS',
       message: /expected sha256:/,
+    });
+  });
+
+  describe('push', () => {
+    const blobOf = (bytes: Buffer) => ({
+      digest: sha256(bytes),
+      sizeBytes: bytes.length,
+      open: async function* () {
+        yield bytes.subarray(0, 3);
+        yield bytes.subarray(3);
+      },
+    });
+
+    it('uploads through a relative Location, keeping its query verbatim and adding the digest', async () => {
+      const puts: string[] = [];
+      const proxy = await serve((req, res) => {
+        if (req.method === 'PUT' && req.url?.includes('/blobs/uploads/')) puts.push(req.url);
+        void forwardAll(registry, req, res, (headers, status) => {
+          const location = headers['location'];
+          if (status !== 202 || location === undefined) return;
+          const url = new URL(location);
+          headers['location'] = `${url.pathname}${url.search}&extra=a%2Bb+c%3D`; // relative, odd encoding
+        });
+      });
+      closers.push(() => proxy.close());
+      const host = new URL(proxy.url).host;
+      const client = new RegistryClient({ mirrors: {} });
+      const repo = { domain: host, path: 'push/relative' };
+      const bytes = Buffer.from(`relative location ${Date.now()}`);
+      const session = await client.startUpload(repo);
+      assert.ok(session.url.startsWith(`${proxy.url}/v2/push/relative/blobs/uploads/`), session.url);
+      await client.putBlob(session, blobOf(bytes));
+      assert.equal(puts.length, 1);
+      const query = puts[0]!.slice(puts[0]!.indexOf('?') + 1);
+      assert.match(query, /^_state=[^&]+&extra=a%2Bb\+c%3D&digest=sha256%3A[0-9a-f]{64}$/);
+      assert.equal(await client.hasBlob(repo, sha256(bytes)), true);
+      const back = await client.fetchBlob(repo, sha256(bytes));
+      assert.deepEqual(await collect(back.body), bytes);
+    });
+
+    it('asks for pull,push on the target and pull on the mount source in one token', async () => {
+      const scopes: string[][] = [];
+      const proxy = await serve((req, res) => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        if (url.pathname === '/token') {
+          scopes.push(url.searchParams.getAll('scope'));
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ token: `tok-${scopes.length}`, expires_in: 300 }));
+          return;
+        }
+        if (!req.headers.authorization?.startsWith('Bearer tok-')) {
+          res.writeHead(401, { 'www-authenticate': `Bearer realm="${proxy.url}/token",service="test"` });
+          res.end();
+          return;
+        }
+        void forwardAll(registry, req, res);
+      });
+      closers.push(() => proxy.close());
+      const host = new URL(proxy.url).host;
+      const client = new RegistryClient({ mirrors: {} });
+      const layer = images.busybox.layers[2]!;
+      const outcome = await client.pushBlob(
+        { domain: host, path: 'push/mounted' },
+        { digest: layer.digest, sizeBytes: layer.size, open: () => assert.fail('a mounted blob is not read') },
+        { mountFrom: { domain: host, path: 'berth-test/busybox' } },
+      );
+      assert.equal(outcome, 'mounted');
+      assert.deepEqual(scopes, [
+        ['repository:push/mounted:pull,push'],
+        ['repository:push/mounted:pull,push', 'repository:berth-test/busybox:pull'],
+      ]);
+    });
+
+    it('answers PERMISSION_DENIED with the registry message when a push is refused', async () => {
+      const proxy = await serve((req, res) => {
+        if (req.method === 'PUT' && req.url?.includes('/manifests/')) {
+          res.writeHead(403, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ errors: [{ code: 'DENIED', message: 'push/denied is read-only' }] }));
+          return;
+        }
+        void forwardAll(registry, req, res);
+      });
+      closers.push(() => proxy.close());
+      const client = new RegistryClient({ mirrors: {} });
+      const manifest = Buffer.from('{"schemaVersion":2}');
+      await assert.rejects(
+        client.putManifest({ domain: new URL(proxy.url).host, path: 'push/denied' }, 'v1', {
+          bytes: manifest,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        }),
+        { code: 'PERMISSION_DENIED', message: /DENIED: push\/denied is read-only/ },
+      );
+    });
+
+    it('refuses a manifest pushed under a digest that is not its own', async () => {
+      const client = new RegistryClient({ mirrors: {} });
+      await assert.rejects(
+        client.putManifest({ domain: registry.host, path: 'push/x' }, images.busybox.manifestDigest, {
+          bytes: Buffer.from('{}'),
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        }),
+        { code: 'INVALID_ARGUMENT' },
+      );
     });
   });
 });
