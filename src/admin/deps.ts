@@ -13,7 +13,7 @@ export interface Namespaces {
   remove(name: string): void;
 }
 
-export type AdminImages = Pick<ImageService, 'pull' | 'tag' | 'prune'>;
+export type AdminImages = Pick<ImageService, 'pull' | 'tag' | 'prune' | 'push'>;
 
 export interface AdminDeps {
   readonly namespaces: Namespaces;

@@ -4,6 +4,8 @@
  * PROGRESS_INTERVAL_MS, so a fast pull of many small chunks does not flood the client.
  */
 import type {
+  PushImageProgress,
+  PushImageRequest,
   PruneImagesRequest,
   PruneImagesResponse,
   PullImageProgress,
@@ -105,5 +107,49 @@ export function pruneImages(images: AdminImages, namespaces: Namespaces) {
       removedBlobs: result.removed.length,
       removedSnapshots: result.removedLayers,
     };
+  };
+}
+
+export function pushImage(images: AdminImages, namespaces: Namespaces) {
+  return async (
+    request: PushImageRequest,
+    ctx: CallContext,
+    send: (message: PushImageProgress) => Promise<void>,
+  ): Promise<void> => {
+    const namespace = requireNamespace(namespaces, request.namespace);
+    const image = requireImage(request.image, 'PushImage');
+    const blobs = new Map<string, TransferProgress>();
+    let isDirty = false;
+    let sending = Promise.resolve();
+    const flush = (): void => {
+      if (!isDirty) return;
+      isDirty = false;
+      const message = { blobs: [...blobs.values()], digest: '', target: '' };
+      sending = sending.then(() => send(message)).catch(() => undefined);
+    };
+    const timer = setInterval(flush, PROGRESS_INTERVAL_MS);
+    const credentials = credentialsFromAuth(request.auth);
+    let pushed;
+    try {
+      pushed = await images.push(namespace, image, request.target, {
+        ...(credentials ? { credentials } : {}),
+        signal: ctx.signal,
+        onProgress: (p) => {
+          const isNewState = blobs.get(p.digest)?.state !== p.state;
+          blobs.set(p.digest, {
+            digest: p.digest,
+            state: p.state,
+            currentBytes: BigInt(p.bytesSent),
+            totalBytes: BigInt(p.totalBytes),
+          });
+          isDirty = true;
+          if (isNewState) flush();
+        },
+      });
+    } finally {
+      clearInterval(timer);
+      await sending;
+    }
+    await send({ blobs: [...blobs.values()], digest: pushed.digest, target: pushed.reference });
   };
 }

@@ -9,7 +9,7 @@ import { AdminService } from '../api/gen/admin.js';
 import type { Logger } from '../base/logger.js';
 import { buildService } from '../cri/index.js';
 import type { AdminDeps } from './deps.js';
-import { pruneImages, pullImage, tagImage } from './images.js';
+import { pruneImages, pullImage, pushImage, tagImage } from './images.js';
 import { createNamespace, deleteNamespace, listNamespaces } from './namespaces.js';
 
 export type { AdminDeps, AdminImages, Namespaces, NamespaceInfo } from './deps.js';
@@ -28,6 +28,7 @@ export function createAdminService(
       pullImage: pullImage(deps.images, deps.namespaces),
       tagImage: tagImage(deps.images, deps.namespaces),
       pruneImages: pruneImages(deps.images, deps.namespaces),
+      pushImage: pushImage(deps.images, deps.namespaces),
     },
     { serviceName: 'Admin', log, isReady },
   );

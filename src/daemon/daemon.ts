@@ -22,7 +22,7 @@ import { RuntimeReadiness } from '../runtime/index.js';
 import { NetworkReadiness, PodCidrService } from '../network/index.js';
 import { createCriServices } from '../cri/index.js';
 import { ContentStore, LeaseManager } from '../content/index.js';
-import { decodeDockerAuth, ImagePuller, ImageService, RegistryClient } from '../images/index.js';
+import { decodeDockerAuth, ImagePuller, ImagePusher, ImageService, RegistryClient } from '../images/index.js';
 import { OverlaySnapshotter } from '../snapshots/index.js';
 import { PodNamespaces, SandboxService } from '../sandbox/index.js';
 import { exec } from '../base/exec.js';
@@ -49,6 +49,7 @@ export class Daemon {
   private store: MetadataStore | undefined;
   private server: Server | undefined;
   private listener: NetServer | undefined;
+  private registry: RegistryClient | undefined;
   private isReady = false;
   /** Only a socket this daemon bound is removed on close: never another berthd's. */
   private hasBoundSocket = false;
@@ -82,7 +83,14 @@ export class Daemon {
         if (auth.identitytoken !== '') return { identityToken: auth.identitytoken };
         return auth.username !== '' ? { username: auth.username, password: auth.password } : undefined;
       },
+      tls: Object.fromEntries(
+        Object.entries(cri.registry.configs).map(([host, c]) => [
+          host,
+          { insecureSkipVerify: c.tls.insecure_skip_verify },
+        ]),
+      ),
     });
+    this.registry = registry;
     const leases = new LeaseManager();
     const snapshotsRoot = join(config.root, 'snapshots', 'overlayfs');
     const snapshotter = new OverlaySnapshotter({ root: snapshotsRoot, exec });
@@ -93,6 +101,7 @@ export class Daemon {
       leases,
       layers: snapshotter,
       puller: new ImagePuller(registry, content, leases, snapshotter, cri.max_concurrent_downloads),
+      pusher: new ImagePusher(registry, content, cri.max_concurrent_downloads),
       log: log.child({ component: 'images' }),
       nowNs,
     });
@@ -169,6 +178,7 @@ export class Daemon {
       await shutdownServer(server, this.options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log);
     }
     if (this.hasBoundSocket) await rm(this.socketPath, { force: true });
+    await this.registry?.close();
     this.store?.close();
     log.info('berthd stopped');
   }

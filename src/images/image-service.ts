@@ -17,6 +17,8 @@ import type { ImageRecord, ImageRepository } from '../store/index.js';
 import { ImageIndex } from './image-index.js';
 import type { IndexedImage } from './image-index.js';
 import type { ImagePuller, PullIntoLease, PullOptions } from './image-pull.js';
+import type { ImagePusher, PushedImage, PushProgress } from './image-push.js';
+import type { RegistryCredentials } from './registry/registry-client.js';
 import { parseImageConfig, parseManifestDocument } from './manifest.js';
 import type { ImageConfig } from './manifest.js';
 import { looksLikeImageId, nameWithDigest, nameWithTag, parseReference } from './reference.js';
@@ -67,6 +69,7 @@ export class ImageService {
     private readonly log: Logger,
     private readonly nowNs: () => bigint,
     private readonly imagesInUse: () => ReadonlySet<string>,
+    private readonly pusher: ImagePusher | undefined,
   ) {}
 
   /** Builds the index from the store and loads each image's details from the content store. */
@@ -80,6 +83,7 @@ export class ImageService {
     nowNs: () => bigint;
     /** Ids of images some container uses (prune keeps them). TODO(#5): containers provide it. */
     imagesInUse?: () => ReadonlySet<string>;
+    pusher?: ImagePusher;
   }): Promise<ImageService> {
     const svc = new ImageService(
       deps.repo,
@@ -91,6 +95,7 @@ export class ImageService {
       deps.log,
       deps.nowNs,
       deps.imagesInUse ?? (() => new Set<string>()),
+      deps.pusher,
     );
     for (const record of svc.index.allRecords()) {
       try {
@@ -222,6 +227,34 @@ export class ImageService {
     }
     const gc = await this.collectGarbage();
     return { removedImages, ...gc };
+  }
+
+  /**
+   * Pushes an image of the namespace to `target` (default: the image's own first tag). Blobs are mounted from the
+   * repository the image came from when the target is on the same registry.
+   */
+  async push(
+    namespace: string,
+    image: string,
+    target: string,
+    opts: { credentials?: RegistryCredentials; signal?: AbortSignal; onProgress?: (p: PushProgress) => void } = {},
+  ): Promise<PushedImage> {
+    if (this.pusher === undefined) throw new BerthError('UNIMPLEMENTED', 'push is not available in this daemon');
+    const img = this.resolve(namespace, image);
+    if (img === undefined || !this.details.has(img.id)) {
+      throw new BerthError('NOT_FOUND', `image "${image}" not found in namespace ${namespace}`);
+    }
+    const record = img.records.find((r) => !r.name.includes('@')) ?? img.records[0]!;
+    const destination = target !== '' ? target : record.name.includes('@') ? '' : record.name;
+    if (destination === '') throw new BerthError('INVALID_ARGUMENT', `image "${image}" has no tag: give a target`);
+    const source = parseReference(record.name);
+    return this.pusher.push({
+      target: parseReference(destination),
+      manifestDigest: record.targetDigest,
+      manifestMediaType: record.targetMediaType,
+      sourceRepository: { domain: source.domain, path: source.path },
+      ...opts,
+    });
   }
 
   /** Removes blobs no image names and no pull in progress holds. */

@@ -19,7 +19,15 @@ export type {
   RegistryCredentials,
   Repository,
   RequestOptions,
+  HostTlsConfig,
+  BlobToPush,
+  PushBlobOptions,
+  PushBlobOutcome,
+  UploadSession,
 } from './registry/registry-client.js';
+export { pushEndpointFor } from './registry/endpoints.js';
+export { ImagePusher } from './image-push.js';
+export type { BlobPushState, PushContent, PushedImage, PushProgress, PushRequest } from './image-push.js';
 export { endpointsFor, upstreamUrl } from './registry/endpoints.js';
 export type { RegistryEndpoint } from './registry/endpoints.js';
 export {

@@ -61,6 +61,32 @@ export function registerImages(program: Command): void {
     });
 
   program
+    .command('push <image> [target]')
+    .description('Push an image to a registry (to its own name, or to target), showing blob progress')
+    .option('--creds <user:password>', 'registry credentials')
+    .option('--auth <base64>', 'registry credentials as base64 of user:password')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  berth push 127.0.0.1:5000/tools/busybox:1\n  berth push busybox registry.example:5000/busybox:1\n',
+    )
+    .action(
+      async (image: string, target: string | undefined, opts: { creds?: string; auth?: string }, cmd: Command) => {
+        const auth = parseCreds(opts.creds, opts.auth);
+        await withClients(cmd, async (clients, g) => {
+          const progress = new ProgressView(process.stderr);
+          let pushed = { digest: '', target: '' };
+          const admin = clients.admin;
+          const request = { namespace: g.namespace, image, target: target ?? '', auth };
+          for await (const msg of clients.stream(admin.pushImage.bind(admin), request)) {
+            progress.update(msg.blobs);
+            if (msg.digest !== '') pushed = { digest: msg.digest, target: msg.target };
+          }
+          process.stdout.write(`Pushed ${pushed.target} (${pushed.digest})\n`);
+        });
+      },
+    );
+
+  program
     .command('tag <source> <target>')
     .description('Give an image another name')
     .addHelpText('after', '\nExample:\n  berth tag busybox:latest 127.0.0.1:5000/tools/busybox:1\n')

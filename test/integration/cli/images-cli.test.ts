@@ -81,6 +81,24 @@ describe('berth image commands', { skip, timeout: 180_000 }, () => {
     assert.equal(berth('rmi', 'berth-test/busybox-user:latest').status, 0);
   });
 
+  it('push sends an image to another repository; a pull of it gives the same image', () => {
+    const target = `${registry.host}/pushed/busybox:v1`;
+    const pushed = berth('push', 'berth-test/busybox:1.0', target);
+    assert.equal(pushed.status, 0, pushed.stderr);
+    assert.match(pushed.stdout, new RegExp(`^Pushed ${target} \\(sha256:[0-9a-f]{64}\\)$`, 'm'));
+    assert.match(pushed.stderr, /: done /);
+    const back = berth('pull', target);
+    assert.equal(back.status, 0, back.stderr);
+    assert.match(back.stdout, new RegExp(images.busybox.configDigest));
+    const again = berth('push', target);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /: exists /, 'a second push finds every blob there');
+    const missing = berth('push', 'no-such:1', target);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^berth: NOT_FOUND: image "no-such:1" not found/);
+    assert.equal(berth('rmi', target).status, 0);
+  });
+
   it('rmi --prune removes images no container uses, and prune reports what it freed', () => {
     assert.equal(berth('pull', 'berth-test/other:1').status, 0);
     const pruned = berth('rmi', '--prune');
