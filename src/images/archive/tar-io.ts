@@ -155,9 +155,12 @@ export class TarWriter {
   private readonly seen = new Set<string>();
 
   constructor(out: Writable) {
-    // The pack is async-iterable; pipeline stops it when `out` fails and reports that failure.
-    this.piping = pipeline(this.pack as unknown as AsyncIterable<Uint8Array>, out);
+    // Through a Node Readable: pipeline then owns both ends, and a failing `out` destroys the pack (whose
+    // open entry then fails) instead of surfacing as an unhandled stream error.
+    this.piping = pipeline(Readable.from(this.pack as AsyncIterable<Uint8Array>, { objectMode: false }), out);
     this.piping.catch(() => undefined); // observed in close()/abort(); entry writes fail on their own
+    // Destroying the pack with an error (Readable.from does, when `out` fails) emits it; it is reported above.
+    this.pack.on('error', () => undefined);
   }
 
   /** Whether path was written already (shared layers are written once). */
@@ -209,6 +212,8 @@ export class TarWriter {
     const done = new Promise<void>((resolve, reject) => {
       sink = this.pack.entry(full, (err) => (err ? reject(err) : resolve()));
     });
+    done.catch(() => undefined); // may fail while the body is still being written; awaited below
+    sink?.on('error', () => undefined); // the same failure, reported through `done`
     if (source !== undefined && sink !== undefined) {
       const s = sink;
       for await (const chunk of source) {

@@ -66,6 +66,7 @@ export async function capture(write: (out: PassThrough) => Promise<void>): Promi
     out.on('end', resolve);
     out.on('error', reject);
   });
+  ended.catch(() => undefined); // a failed write destroys `out`; its own error is the one to report
   await write(out);
   await ended;
   return Buffer.concat(chunks);
