@@ -6,11 +6,18 @@
  */
 import { z } from 'zod';
 import { BerthError } from '../../base/errors.js';
-import { DescriptorSchema, hostPlatform, MEDIA_TYPE, parseImageConfig, parseManifestDocument } from '../manifest.js';
-import { selectManifest } from '../manifest.js';
+import { sha256Digest } from '../../content/index.js';
+import {
+  DescriptorSchema,
+  hostPlatform,
+  MEDIA_TYPE,
+  parseImageConfig,
+  parseManifestDocument,
+  selectManifest,
+} from '../manifest.js';
 import type { Descriptor, Platform } from '../manifest.js';
 import { nameWithDigest, nameWithTag, parseReference } from '../reference.js';
-import { ANNOTATION, MAX_ARCHIVE_JSON_BYTES } from './archive-types.js';
+import { ANNOTATION, DOCKER_MEDIA_TYPE, MAX_ARCHIVE_JSON_BYTES } from './archive-types.js';
 import type { ArchiveContent, ImportedImage, ReadArchiveOptions, ScannedArchive } from './archive-types.js';
 import type { LoadedImage } from './image-blobs.js';
 import type { TarWriter } from './tar-io.js';
@@ -37,13 +44,10 @@ export async function writeOciLayout(
       const path = blobPath(desc.digest);
       if (!tar.has(path)) await tar.stream(path, desc.size, content.createReadStream(desc.digest));
     }
-    const path = blobPath(image.manifestDigest);
-    if (!tar.has(path)) await tar.file(path, loaded.manifestBytes);
-    const desc = {
-      mediaType: image.manifestMediaType,
-      digest: image.manifestDigest,
-      size: loaded.manifestBytes.length,
-    };
+    const written = asOciManifest(loaded);
+    const desc = { mediaType: written.mediaType, digest: sha256Digest(written.bytes), size: written.bytes.length };
+    const path = blobPath(desc.digest);
+    if (!tar.has(path)) await tar.file(path, written.bytes);
     const tagged = image.names.flatMap((n) => {
       const ref = parseReference(n);
       return ref.tag !== undefined && ref.digest === undefined ? [{ name: nameWithTag(ref)!, tag: ref.tag }] : [];
@@ -55,6 +59,38 @@ export async function writeOciLayout(
   }
   const index = { schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: entries };
   await tar.file('index.json', Buffer.from(JSON.stringify(index)));
+}
+
+/** Docker media types and their OCI equivalents (image-spec media-types.md, "Compatibility Matrix"). */
+const OCI_MEDIA_TYPE_OF: Readonly<Record<string, string>> = Object.freeze({
+  [DOCKER_MEDIA_TYPE.config]: MEDIA_TYPE.ociConfig,
+  [DOCKER_MEDIA_TYPE.layer]: 'application/vnd.oci.image.layer.v1.tar',
+  [DOCKER_MEDIA_TYPE.layerGzip]: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip':
+    'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+});
+
+/**
+ * The manifest as an OCI layout carries it. containers/image (skopeo, podman) skips index.json entries
+ * that are not OCI media types, so a Docker schema2 manifest is rewritten as the equivalent OCI manifest,
+ * as `podman save --format oci-archive` does. Config and layer bytes are unchanged, so the image id (the
+ * config digest) and the diff_ids stay the same; only the manifest digest differs, in the archive alone.
+ */
+function asOciManifest(loaded: LoadedImage): { bytes: Buffer; mediaType: string } {
+  const { manifest } = loaded;
+  const mediaType = manifest.mediaType ?? loaded.image.manifestMediaType;
+  if (mediaType !== MEDIA_TYPE.dockerManifest) return { bytes: loaded.manifestBytes, mediaType };
+  const convert = <T extends { mediaType: string }>(d: T): T => ({
+    ...d,
+    mediaType: OCI_MEDIA_TYPE_OF[d.mediaType] ?? d.mediaType,
+  });
+  const oci = {
+    ...manifest,
+    mediaType: MEDIA_TYPE.ociManifest,
+    config: convert(manifest.config),
+    layers: manifest.layers.map(convert),
+  };
+  return { bytes: Buffer.from(JSON.stringify(oci)), mediaType: MEDIA_TYPE.ociManifest };
 }
 
 function blobPath(digest: string): string {

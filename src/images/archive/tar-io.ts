@@ -97,6 +97,24 @@ export async function* maybeGunzip(source: AsyncIterable<Uint8Array>): AsyncGene
   }
 }
 
+interface Drainable {
+  once(event: 'drain' | 'close', fn: () => void): unknown;
+  off(event: 'drain' | 'close', fn: () => void): unknown;
+}
+
+/** Resolves when a writable wants more, or is gone (the next write or callback reports why). */
+function drained(stream: Drainable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
+}
+
 /** One entry of a tar being read; body must be consumed (or is drained) before the next entry comes. */
 export interface TarEntry {
   readonly header: Header;
@@ -121,12 +139,7 @@ export async function readTar(
     try {
       for await (const chunk of maybeGunzip(source)) {
         if (isClosed) return; // the extractor failed or stopped: stop reading the source
-        if (!extract.write(chunk)) {
-          await new Promise<void>((resolve) => {
-            extract.once('drain', resolve);
-            extract.once('close', resolve);
-          });
-        }
+        if (!extract.write(chunk)) await drained(extract);
       }
       extract.end(null);
     } catch (err) {
@@ -218,12 +231,7 @@ export class TarWriter {
       const s = sink;
       for await (const chunk of source) {
         if (s.destroyed) break;
-        if (!s.write(chunk)) {
-          await new Promise<void>((resolve) => {
-            s.once('drain', resolve);
-            s.once('close', resolve);
-          });
-        }
+        if (!s.write(chunk)) await drained(s);
       }
       s.end(null);
     }

@@ -254,12 +254,26 @@ describe('image archive: docker save format', () => {
       assert.equal(imported[0]!.manifestSizeBytes, (await b.info(imported[0]!.manifestDigest)).sizeBytes);
       for (const d of imported[0]!.layerDigests) assert.ok(await b.verify(d));
 
-      // Loaded again and saved again as OCI: the same config, so the same image id.
-      const again = await capture((out) =>
-        writeImageArchive(out, 'oci', [{ ...imported[0]!, names: imported[0]!.names }], b),
+      // Saved again as OCI: the Docker manifest becomes the equivalent OCI manifest (containers/image skips
+      // other media types in index.json); config and layers are the same bytes, so the same image id.
+      const again = await capture((out) => writeImageArchive(out, 'oci', [imported[0]!], b));
+      const entries = new Map((await tarEntries(again)).map((e) => [e.name, e.body]));
+      const index = json(entries.get('index.json')!) as { manifests: { mediaType: string; digest: string }[] };
+      assert.equal(index.manifests[0]?.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+      const converted = json(entries.get(`blobs/sha256/${index.manifests[0].digest.slice(7)}`)!) as {
+        mediaType: string;
+        config: { mediaType: string; digest: string };
+        layers: { mediaType: string; digest: string }[];
+      };
+      assert.equal(converted.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+      assert.equal(converted.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+      assert.deepEqual(
+        converted.layers.map((l) => [l.mediaType, l.digest]),
+        one.layers.map((l) => ['application/vnd.oci.image.layer.v1.tar', l.diffId]),
       );
       const [back] = await readImageArchive(source(again), a);
       assert.equal(back?.configDigest, one.config.digest);
+      assert.deepEqual(back?.names, [BUSYBOX, LOCAL]);
     }));
 
   it('reads gzip layers (sniffed), manifest.json first, and docker save symlinks for shared layers', () =>
