@@ -78,9 +78,13 @@ export async function* maybeGunzip(source: AsyncIterable<Uint8Array>): AsyncGene
     headBytes += r.value.length;
   }
   async function* all(): AsyncGenerator<Uint8Array> {
-    yield* head;
-    if (isDone) return;
-    for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value;
+    try {
+      yield* head;
+      if (isDone) return;
+      for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value;
+    } finally {
+      await it.return?.(); // a reader that stops early closes the source (a file stays open otherwise)
+    }
   }
   if (sniffCompression(Buffer.concat(head)) !== 'gzip') {
     yield* all();
