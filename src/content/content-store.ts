@@ -43,6 +43,19 @@ export type BlobSource =
   | AsyncIterable<Uint8Array>
   | ((offset: number) => Promise<{ readonly body: AsyncIterable<Uint8Array>; readonly isPartial: boolean }>);
 
+export interface WriteStreamOptions {
+  /** When the digest (and size) is known after all (an OCI layout names blobs by digest): checked before commit. */
+  readonly expected?: ExpectedBlob;
+  /** More bytes than this is RESOURCE_EXHAUSTED. */
+  readonly maxBytes?: number;
+  /**
+   * Called with the computed digest before the blob becomes visible (or is found already stored), so the
+   * caller can lease it with no window in which GC could take it.
+   */
+  readonly beforeCommit?: (digest: string) => void;
+  readonly signal?: AbortSignal;
+}
+
 const HEX_NAME = /^[0-9a-f]{64}$/;
 const TMP_PREFIX = '.tmp-';
 
@@ -265,6 +278,66 @@ export class ContentStore {
     }
   }
 
+  /**
+   * Stores a stream whose digest is learnt by hashing it (an image archive entry). Not resumable: the bytes
+   * are staged in ingest/.tmp-<random> (removed on failure and by init), fsynced, then renamed under the
+   * computed digest, so blobs/ keeps holding only verified bytes. A blob already stored is kept as it is.
+   */
+  async writeStream(source: AsyncIterable<Uint8Array>, options: WriteStreamOptions = {}): Promise<BlobInfo> {
+    this.assertOpen();
+    const { expected, maxBytes, signal } = options;
+    if (expected !== undefined) parseDigest(expected.digest);
+    const what = expected === undefined ? 'content stream' : `content ${expected.digest}`;
+    const name = `${TMP_PREFIX}${randomBytes(8).toString('hex')}`;
+    const tmp = join(this.ingestDir, name);
+    this.active.set(name, null);
+    let fh: FileHandle | undefined;
+    try {
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+      fh = await open(tmp, flags, 0o400);
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of source) {
+        if (signal?.aborted) throw new BerthError('CANCELLED', `write of ${what} cancelled`);
+        size += chunk.length;
+        if (maxBytes !== undefined && size > maxBytes) {
+          throw new BerthError('RESOURCE_EXHAUSTED', `${what} is over the ${maxBytes} byte limit`);
+        }
+        if (expected?.sizeBytes !== undefined && size > expected.sizeBytes) {
+          throw new BerthError(
+            'FAILED_PRECONDITION',
+            `${what}: got more than the expected ${expected.sizeBytes} bytes`,
+          );
+        }
+        await writeAll(fh, chunk);
+        hash.update(chunk);
+      }
+      if (signal?.aborted) throw new BerthError('CANCELLED', `write of ${what} cancelled`);
+      const digest = `sha256:${hash.digest('hex')}`;
+      if (expected !== undefined && (digest !== expected.digest || (expected.sizeBytes ?? size) !== size)) {
+        throw new BerthError(
+          'FAILED_PRECONDITION',
+          `${what}: got ${size} bytes with digest ${digest}, expected ${expected.sizeBytes ?? 'any'} bytes with digest ${expected.digest}`,
+        );
+      }
+      options.beforeCommit?.(digest);
+      if (!(await this.has(digest))) {
+        await fh.sync();
+        await fh.close();
+        fh = undefined;
+        await rename(tmp, this.blobPath(digest));
+        await syncDir(this.blobsDir);
+      }
+      return { digest, sizeBytes: size, createdAtMs: Date.now() };
+    } catch (err) {
+      throw ioError(err, `write ${what}`);
+    } finally {
+      await fh?.close().catch(() => undefined);
+      await rm(tmp, { force: true });
+      this.active.delete(name);
+    }
+  }
+
   /** Every blob, sorted by digest (`berth content ls`). */
   async list(): Promise<BlobInfo[]> {
     const names = (await readdir(this.blobsDir)).filter((n) => HEX_NAME.test(n)).sort();
@@ -370,6 +443,15 @@ export class ContentStore {
       if (this.deleting.get(digest) === settled) this.deleting.delete(digest);
     });
     return done;
+  }
+}
+
+async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < chunk.length) {
+    const { bytesWritten } = await fh.write(chunk, done, chunk.length - done);
+    if (bytesWritten === 0) throw new Error('short write');
+    done += bytesWritten;
   }
 }
 
