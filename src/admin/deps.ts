@@ -13,7 +13,7 @@ export interface Namespaces {
   remove(name: string): void;
 }
 
-export type AdminImages = Pick<ImageService, 'pull' | 'tag' | 'prune' | 'push'>;
+export type AdminImages = Pick<ImageService, 'pull' | 'tag' | 'prune' | 'push' | 'save' | 'load'>;
 
 export interface AdminDeps {
   readonly namespaces: Namespaces;

@@ -3,7 +3,12 @@
  * Progress: every state change of a layer is sent at once; byte counts are coalesced to one message per
  * PROGRESS_INTERVAL_MS, so a fast pull of many small chunks does not flood the client.
  */
+import { Writable } from 'node:stream';
 import type {
+  DataChunk,
+  ExportImagesRequest,
+  ImportImagesRequest,
+  ImportImagesResponse,
   PushImageProgress,
   PushImageRequest,
   PruneImagesRequest,
@@ -151,5 +156,61 @@ export function pushImage(images: AdminImages, namespaces: Namespaces) {
       await sending;
     }
     await send({ blobs: [...blobs.values()], digest: pushed.digest, target: pushed.reference });
+  };
+}
+
+/** Archive bytes leave in messages of about this size: big enough to be cheap, far below gRPC's 4 MiB cap. */
+const CHUNK_BYTES = 256 * 1024;
+
+export function exportImages(images: AdminImages, namespaces: Namespaces) {
+  return async (
+    request: ExportImagesRequest,
+    ctx: CallContext,
+    send: (message: DataChunk) => Promise<void>,
+  ): Promise<void> => {
+    const namespace = requireNamespace(namespaces, request.namespace);
+    const format = request.format === '' ? 'docker' : request.format;
+    if (format !== 'docker' && format !== 'oci') {
+      throw new BerthError('INVALID_ARGUMENT', `archive format "${request.format}" must be docker or oci`);
+    }
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async (): Promise<void> => {
+      if (pendingBytes === 0) return;
+      const data = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      await send({ data });
+    };
+    const out = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes < CHUNK_BYTES) {
+          callback();
+          return;
+        }
+        flush().then(() => callback(), callback);
+      },
+      final(callback) {
+        flush().then(() => callback(), callback);
+      },
+    });
+    await images.save(namespace, request.images, format, out, { signal: ctx.signal });
+  };
+}
+
+export function importImages(images: AdminImages, namespaces: Namespaces) {
+  return async (requests: AsyncIterable<ImportImagesRequest>, ctx: CallContext): Promise<ImportImagesResponse> => {
+    const it = requests[Symbol.asyncIterator]();
+    const first = await it.next();
+    if (first.done) throw new BerthError('INVALID_ARGUMENT', 'ImportImages got no archive');
+    const namespace = requireNamespace(namespaces, first.value.namespace);
+    async function* bytes(): AsyncGenerator<Uint8Array> {
+      yield first.value.data;
+      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value.data;
+    }
+    const loaded = await images.load(namespace, bytes(), { signal: ctx.signal });
+    return { images: loaded.map((l) => ({ imageId: l.id, names: [...l.names] })) };
   };
 }

@@ -9,7 +9,7 @@ import { AdminService } from '../api/gen/admin.js';
 import type { Logger } from '../base/logger.js';
 import { buildService } from '../cri/index.js';
 import type { AdminDeps } from './deps.js';
-import { pruneImages, pullImage, pushImage, tagImage } from './images.js';
+import { exportImages, importImages, pruneImages, pullImage, pushImage, tagImage } from './images.js';
 import { createNamespace, deleteNamespace, listNamespaces } from './namespaces.js';
 
 export type { AdminDeps, AdminImages, Namespaces, NamespaceInfo } from './deps.js';
@@ -29,6 +29,8 @@ export function createAdminService(
       tagImage: tagImage(deps.images, deps.namespaces),
       pruneImages: pruneImages(deps.images, deps.namespaces),
       pushImage: pushImage(deps.images, deps.namespaces),
+      exportImages: exportImages(deps.images, deps.namespaces),
+      importImages: importImages(deps.images, deps.namespaces),
     },
     { serviceName: 'Admin', log, isReady },
   );

@@ -23,7 +23,7 @@
  * - Startup (init) keeps ingests for resume and deletes .tmp- staging files.
  */
 export { ContentStore } from './content-store.js';
-export type { BlobSource, GcResult, IngestInfo, LeaseCheck } from './content-store.js';
+export type { BlobSource, GcResult, IngestInfo, LeaseCheck, WriteStreamOptions } from './content-store.js';
 export type { BlobInfo, ContentWriter, ExpectedBlob } from './ingest-writer.js';
 export { isDigest, parseDigest, sha256Digest } from './digest.js';
 export { LeaseManager } from './leases.js';

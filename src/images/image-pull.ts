@@ -133,6 +133,38 @@ export class ImagePuller {
     };
   }
 
+  /**
+   * Unpacks layers already in the content store (an image loaded from an archive), in order, each chain ID
+   * once. Progress reports 'unpacking' and 'unpacked' per layer.
+   */
+  async unpack(layers: readonly Descriptor[], diffIds: readonly string[], opts: PullOptions = {}): Promise<void> {
+    if (layers.length !== diffIds.length) {
+      throw new BerthError('INVALID_ARGUMENT', `${layers.length} layers but ${diffIds.length} diff_ids in the config`);
+    }
+    this.pullsInFlight++; // layer GC waits for quiet, as during a pull
+    try {
+      const chain = chainIds(diffIds);
+      for (const [i, layer] of layers.entries()) {
+        const chainId = chain[i]!;
+        const report = (state: LayerState): void =>
+          opts.onProgress?.({ digest: layer.digest, state, currentBytes: layer.size, totalBytes: layer.size });
+        if (!this.snapshotter.hasLayer(chainId)) {
+          report('unpacking');
+          await this.snapshotter.applyLayer(
+            chainId,
+            i === 0 ? null : chain[i - 1]!,
+            this.content.createReadStream(layer.digest),
+            diffIds[i]!,
+            opts.signal ? { signal: opts.signal } : {},
+          );
+        }
+        report('unpacked');
+      }
+    } finally {
+      this.pullsInFlight--;
+    }
+  }
+
   private async keep(lease: string, bytes: Buffer, digest: string): Promise<void> {
     this.leases.addResource(lease, digest);
     await this.content.writeBlob(bytes, digest);

@@ -18,6 +18,10 @@ import { ImageIndex } from './image-index.js';
 import type { IndexedImage } from './image-index.js';
 import type { ImagePuller, PullIntoLease, PullOptions } from './image-pull.js';
 import type { ImagePusher, PushedImage, PushProgress } from './image-push.js';
+import { readImageArchive } from './archive/archive-reader.js';
+import { writeImageArchive } from './archive/archive-writer.js';
+import type { ArchiveFormat, ArchiveImage } from './archive/archive-types.js';
+import type { Readable, Writable } from 'node:stream';
 import type { RegistryCredentials } from './registry/registry-client.js';
 import { parseImageConfig, parseManifestDocument } from './manifest.js';
 import type { ImageConfig } from './manifest.js';
@@ -255,6 +259,111 @@ export class ImageService {
       sourceRepository: { domain: source.domain, path: source.path },
       ...opts,
     });
+  }
+
+  /**
+   * Writes the named images to `out` as a docker-save or OCI archive. A name keeps its tag in the archive;
+   * an image given by id is written without tags, as docker does.
+   */
+  async save(
+    namespace: string,
+    refs: readonly string[],
+    format: ArchiveFormat,
+    out: Writable,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    if (refs.length === 0) throw new BerthError('INVALID_ARGUMENT', 'save needs at least one image');
+    const byId = new Map<string, { names: Set<string>; record: ImageRecord }>();
+    for (const ref of refs) {
+      const img = this.resolve(namespace, ref);
+      if (img === undefined || !this.details.has(img.id)) {
+        throw new BerthError('NOT_FOUND', `image "${ref}" not found in namespace ${namespace}`);
+      }
+      const entry = byId.get(img.id) ?? { names: new Set<string>(), record: img.records[0]! };
+      byId.set(img.id, entry);
+      if (!looksLikeImageId(ref) && !/^[0-9a-f]{3,63}$/.test(ref)) {
+        const parsed = parseReference(ref);
+        const name = parsed.digest === undefined ? nameWithTag(parsed) : undefined;
+        if (name !== undefined) entry.names.add(name);
+      }
+    }
+    const images: ArchiveImage[] = [...byId.values()].map(({ names, record }) => ({
+      names: [...names],
+      manifestDigest: record.targetDigest,
+      manifestMediaType: record.targetMediaType,
+      manifestSizeBytes: record.targetSizeBytes,
+    }));
+    await writeImageArchive(out, format, images, this.content, opts.signal ? { signal: opts.signal } : {});
+  }
+
+  /**
+   * Reads a docker-save or OCI archive (plain or gzip), stores and unpacks its images and names them in the
+   * namespace. Images without a tag get an `import-<date>@<digest>` name so they can be listed and removed.
+   */
+  async load(
+    namespace: string,
+    source: Readable | AsyncIterable<Uint8Array>,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<{ readonly id: string; readonly names: readonly string[] }[]> {
+    const lease = this.leases.create({ expiresInMs: 3600_000 });
+    try {
+      const imported = await readImageArchive(source, this.content, {
+        protect: (d) => this.leases.addResource(lease, d),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      const out: { id: string; names: string[] }[] = [];
+      for (const img of imported) {
+        const doc = parseManifestDocument(
+          await this.content.readBytes(img.manifestDigest, MAX_JSON_BYTES),
+          img.manifestMediaType,
+          `loaded image ${img.manifestDigest}`,
+        );
+        if (doc.kind !== 'manifest') throw new BerthError('INVALID_ARGUMENT', 'archive entry is not a manifest');
+        const config = parseImageConfig(
+          await this.content.readBytes(img.configDigest, MAX_JSON_BYTES),
+          `config of loaded image ${img.manifestDigest}`,
+        );
+        await this.puller.unpack(doc.manifest.layers, config.rootfs.diff_ids, opts);
+        const names = this.namesForImport(img.names, img.resolvedDigest);
+        const now = this.nowNs();
+        const records: ImageRecord[] = names.map((name) => ({
+          namespace,
+          name,
+          targetDigest: img.manifestDigest,
+          targetMediaType: img.manifestMediaType,
+          targetSizeBytes: img.manifestSizeBytes,
+          configDigest: img.configDigest,
+          createdAtNs: this.index.getByName(namespace, name)?.createdAtNs ?? now,
+          updatedAtNs: now,
+          labels: {},
+        }));
+        await this.loadDetails(records[0]!);
+        this.repo.putAll(records);
+        for (const r of records) this.index.put(r);
+        out.push({ id: img.configDigest, names: names.filter((n) => !n.includes('@')) });
+      }
+      this.log.info({ namespace, images: out }, 'images loaded');
+      return out;
+    } finally {
+      this.leases.delete(lease);
+    }
+  }
+
+  /** Tags, and a digest name per repository (repo@digest), as a pull records them. */
+  private namesForImport(tags: readonly string[], digest: string): string[] {
+    const names = new Set<string>();
+    for (const tag of tags) {
+      const ref = parseReference(tag);
+      const tagged = nameWithTag(ref);
+      if (tagged !== undefined) names.add(tagged);
+      names.add(nameWithDigest(ref, digest));
+    }
+    if (names.size === 0) {
+      const day = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+      const ref = parseReference(`import-${day}@${digest}`);
+      names.add(nameWithDigest(ref, digest));
+    }
+    return [...names];
   }
 
   /** Removes blobs no image names and no pull in progress holds. */

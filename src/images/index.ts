@@ -48,3 +48,13 @@ export type { LayerProgress, LayerState, PulledImage, PullOptions } from './imag
 export { hostPlatform, parseImageConfig, parseManifestDocument, selectManifest, MEDIA_TYPE } from './manifest.js';
 export type { Descriptor, ImageConfig, Manifest, ManifestDocument, Platform } from './manifest.js';
 export { decodeDockerAuth } from './registry/docker-auth.js';
+export { readImageArchive } from './archive/archive-reader.js';
+export { writeImageArchive } from './archive/archive-writer.js';
+export type {
+  ArchiveContent,
+  ArchiveFormat,
+  ArchiveImage,
+  ArchiveSource,
+  ImportedImage,
+  ReadArchiveOptions,
+} from './archive/archive-types.js';
