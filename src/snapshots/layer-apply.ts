@@ -1,21 +1,42 @@
 /**
- * Applies one OCI layer tar (gzip or plain) to an empty directory in overlayfs form: OCI whiteouts become
- * overlay whiteouts (char device 0/0) and opaque markers become trusted.overlay.opaque=y. Returns the
- * DiffID (sha256 of the uncompressed tar), which the caller checks against the image config.
+ * Applies one OCI layer tar (gzip or plain) to a directory, in one of two forms:
+ * - 'overlay' (default): into an empty directory; OCI whiteouts become overlay whiteouts (char device
+ *   0/0) and opaque markers become trusted.overlay.opaque=y, for overlayfs to merge at mount time.
+ * - 'native': onto a full copy of the lower layers' tree; whiteouts become real deletions: ".wh.NAME"
+ *   deletes NAME, ".wh..wh..opq" deletes everything the lower layers had under its directory but keeps
+ *   what this same layer wrote there (in any entry order: OCI image spec layer.md, "Opaque Whiteout").
+ * Returns the DiffID (sha256 of the uncompressed tar), which the caller checks against the image config.
  *
- * Safety against hostile layers: names are made relative and ".." is refused (layer-path.ts); no entry
- * is created through a symlink (every parent is lstat'ed and must be a real directory made by this layer);
- * hardlink targets obey the same rules; ownership, modes and times are set with lchown/lutimes or on
- * entries that cannot be symlinks. A failing layer throws; the caller removes the directory.
+ * Safety against hostile layers, in both forms: names are made relative and ".." is refused
+ * (layer-path.ts); no entry is created through a symlink (every parent is lstat'ed and must be a real
+ * directory; a directory this layer removed or replaced is forgotten, so it is checked again); hardlink
+ * targets obey the same rules; ownership, modes and times are set with lchown/lutimes or on entries that
+ * cannot be symlinks. A failing layer throws; the caller removes the directory.
+ * Native form only: a non-directory from a LOWER layer on the path of a new entry is replaced by a
+ * directory, which is what overlayfs shows for the same layers (an upper directory hides a lower
+ * non-directory), so both snapshotters give one tree; one made by this layer is refused as above.
  * Device nodes and FIFOs need mknod, which Node lacks: /usr/bin/mknod runs through the injected Exec.
  */
 import { createHash } from 'node:crypto';
-import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  open,
+  readdir,
+  rm,
+  symlink,
+  utimes,
+} from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { setAttribute } from 'fs-xattr';
+import { listAttributes, removeAttribute, setAttribute } from 'fs-xattr';
 import tar from 'tar-stream';
 import type { Header as Headers } from 'tar-stream';
 import { BerthError, isBerthError, messageOf } from '../base/errors.js';
@@ -23,8 +44,13 @@ import type { Exec } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
 import { layerPathParts, whiteoutOf } from './layer-path.js';
 
+/** 'overlay': a layer directory for overlayfs; 'native': the layer applied onto a copy of its parent. */
+export type ApplyMode = 'overlay' | 'native';
+
 export interface ApplyOptions {
   readonly exec: Exec;
+  /** Default 'overlay'. */
+  readonly mode?: ApplyMode;
   readonly mknodPath?: string;
   /** Names the layer in errors ("sha256:…"). */
   readonly layer: string;
@@ -117,14 +143,19 @@ export async function applyLayer(
 }
 
 class EntryApplier {
-  /** Directories this layer created or found as real directories: safe parents. */
+  /** Directories this layer created or found as real directories: safe parents until removed. */
   private readonly knownDirs = new Set<string>(['']);
+  /** Native form: every path this layer wrote or went through (what an opaque marker keeps). */
+  private readonly layerPaths = new Set<string>();
+  private readonly isNative: boolean;
 
   constructor(
     private readonly root: string,
     private readonly opts: ApplyOptions,
     private readonly dirTimes: DirTimes[],
-  ) {}
+  ) {
+    this.isNative = opts.mode === 'native';
+  }
 
   async apply(header: Headers, body: AsyncIterable<Buffer>): Promise<void> {
     const parts = layerPathParts(header.name, this.opts.layer);
@@ -140,31 +171,36 @@ class EntryApplier {
     const whiteout = whiteoutOf(base, this.opts.layer);
     if (whiteout?.kind === 'opaque') {
       await drain(body);
-      await setAttribute(parent, 'trusted.overlay.opaque', Buffer.from('y'));
+      if (this.isNative) await this.removeLowerEntries(parentRel);
+      else await setAttribute(parent, 'trusted.overlay.opaque', Buffer.from('y'));
       return;
     }
     if (whiteout?.kind === 'file') {
       await drain(body);
       const path = join(parent, whiteout.target);
-      await rm(path, { recursive: true, force: true });
-      await this.mknod(path, 'c', 0, 0, 0o000);
+      await this.remove(relOf(parentRel, whiteout.target), path);
+      if (!this.isNative) await this.mknod(path, 'c', 0, 0, 0o000);
       return;
     }
     const path = join(parent, base);
-    const rel = parentRel === '' ? base : `${parentRel}/${base}`;
+    const rel = relOf(parentRel, base);
+    this.layerPaths.add(rel);
     switch (header.type) {
       case 'directory': {
         await drain(body);
         const st = await lstat(path).catch(() => undefined);
-        if (st !== undefined && !st.isDirectory()) await rm(path, { recursive: true, force: true });
+        if (st !== undefined && !st.isDirectory()) await this.remove(rel, path);
         if (st === undefined || !st.isDirectory()) await mkdir(path);
+        // A lower layer's directory keeps its entries but takes this layer's metadata, xattrs included
+        // (as the upper directory's would show through overlayfs).
+        else if (this.isNative) await clearXattrs(path);
         this.knownDirs.add(rel);
         await this.setMeta(path, header, true);
         return;
       }
       case 'file':
       case 'contiguous-file': {
-        await rm(path, { recursive: true, force: true });
+        await this.remove(rel, path);
         const fh = await open(
           path,
           constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
@@ -180,7 +216,7 @@ class EntryApplier {
       }
       case 'symlink': {
         await drain(body);
-        await rm(path, { recursive: true, force: true });
+        await this.remove(rel, path);
         await symlink(header.linkname ?? '', path);
         await lchown(path, header.uid ?? 0, header.gid ?? 0);
         const mtime = header.mtime ?? new Date(0);
@@ -199,7 +235,8 @@ class EntryApplier {
             `hardlink "${header.name}" points at "${header.linkname ?? ''}", which this layer does not hold`,
           );
         }
-        await rm(path, { recursive: true, force: true });
+        if (target === path) return; // a link to itself: nothing to do, and removing first would lose it
+        await this.remove(rel, path);
         await link(target, path);
         return;
       }
@@ -207,7 +244,7 @@ class EntryApplier {
       case 'block-device':
       case 'fifo': {
         await drain(body);
-        await rm(path, { recursive: true, force: true });
+        await this.remove(rel, path);
         const kind = header.type === 'fifo' ? 'p' : header.type === 'block-device' ? 'b' : 'c';
         await this.mknod(path, kind, header.devmajor ?? 0, header.devminor ?? 0, (header.mode ?? 0o644) & 0o7777);
         await this.setMeta(path, header, false);
@@ -220,12 +257,17 @@ class EntryApplier {
     }
   }
 
-  /** The absolute path of a parent directory, creating missing ones; never through a symlink. */
+  /**
+   * The absolute path of a parent directory, creating missing ones; never through a symlink. With
+   * create=false (hardlink targets) nothing is created or replaced and nothing counts as written.
+   */
   private async ensureParent(rel: string, create = true): Promise<string> {
     if (rel === '') return this.root;
     let current = '';
     for (const part of rel.split('/')) {
-      current = current === '' ? part : `${current}/${part}`;
+      current = relOf(current, part);
+      const isWrittenHere = this.layerPaths.has(current);
+      if (create) this.layerPaths.add(current);
       if (this.knownDirs.has(current)) continue;
       const abs = join(this.root, current);
       const st = await lstat(abs).catch(() => undefined);
@@ -233,11 +275,45 @@ class EntryApplier {
         if (!create) throw new Error(`"${rel}" does not exist in this layer`);
         await mkdir(abs, { mode: 0o755 });
       } else if (!st.isDirectory()) {
-        throw new Error(`"${rel}" goes through "${current}", which is not a directory (symlink or file)`);
+        // Overlay form: everything in the directory is this layer's. Native form: only layerPaths are.
+        const isFromLowerLayer = this.isNative && create && !isWrittenHere;
+        if (!isFromLowerLayer) {
+          throw new Error(`"${rel}" goes through "${current}", which is not a directory (symlink or file)`);
+        }
+        await this.remove(current, abs);
+        await mkdir(abs, { mode: 0o755 });
       }
       this.knownDirs.add(current);
     }
     return join(this.root, rel);
+  }
+
+  /**
+   * Removes whatever is at path (never following a symlink: rm unlinks it) and forgets it and everything
+   * under it as a safe parent: a later entry may put a symlink there.
+   */
+  private async remove(rel: string, path: string): Promise<void> {
+    await rm(path, { recursive: true, force: true });
+    for (const dir of this.knownDirs) {
+      if (dir === rel || dir.startsWith(`${rel}/`)) this.knownDirs.delete(dir);
+    }
+  }
+
+  /**
+   * Native form, opaque marker in dirRel: removes every entry under it that this layer did not write,
+   * recursing into this layer's directories (overlayfs hides all lower content below an opaque dir).
+   */
+  private async removeLowerEntries(dirRel: string): Promise<void> {
+    const abs = dirRel === '' ? this.root : join(this.root, dirRel);
+    for (const name of await readdir(abs)) {
+      const rel = relOf(dirRel, name);
+      const path = join(abs, name);
+      if (!this.layerPaths.has(rel)) {
+        await this.remove(rel, path);
+      } else if ((await lstat(path)).isDirectory()) {
+        await this.removeLowerEntries(rel);
+      }
+    }
   }
 
   /** chown, then chmod (chown clears setuid/setgid), xattrs, mtime. Never used on symlinks. */
@@ -247,7 +323,9 @@ class EntryApplier {
     const pax = (header.pax ?? {}) as Readonly<Record<string, unknown>>;
     for (const [key, value] of Object.entries(pax)) {
       if (!key.startsWith('SCHILY.xattr.') || typeof value !== 'string') continue;
-      await setAttribute(path, key.slice('SCHILY.xattr.'.length), Buffer.from(value, 'binary'));
+      // tar-stream decodes pax records as UTF-8, so UTF-8 is the encoding that gives the bytes back.
+      // TODO(#3): values that are not valid UTF-8 (some security.capability masks) need the raw record.
+      await setAttribute(path, key.slice('SCHILY.xattr.'.length), Buffer.from(value, 'utf8'));
     }
     const mtime = header.mtime ?? new Date(0);
     if (isDir) this.dirTimes.push({ path, mtime });
@@ -268,6 +346,14 @@ class EntryApplier {
       throw new BerthError('INTERNAL', `${describeArgv(file, args)} failed: ${stderrTail(res.stderr)}`);
     }
   }
+}
+
+async function clearXattrs(path: string): Promise<void> {
+  for (const name of await listAttributes(path)) await removeAttribute(path, name);
+}
+
+function relOf(parentRel: string, name: string): string {
+  return parentRel === '' ? name : `${parentRel}/${name}`;
 }
 
 async function drain(body: AsyncIterable<Buffer>): Promise<void> {
