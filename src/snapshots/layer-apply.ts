@@ -43,6 +43,7 @@ import { BerthError, isBerthError, messageOf } from '../base/errors.js';
 import type { Exec } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
 import { layerPathParts, whiteoutOf } from './layer-path.js';
+import { copyDirMeta, visibleLowerDir } from './overlay-lookup.js';
 
 /** 'overlay': a layer directory for overlayfs; 'native': the layer applied onto a copy of its parent. */
 export type ApplyMode = 'overlay' | 'native';
@@ -51,6 +52,12 @@ export interface ApplyOptions {
   readonly exec: Exec;
   /** Default 'overlay'. */
   readonly mode?: ApplyMode;
+  /**
+   * Overlay form: the roots of the layers below, top first. Directories this layer creates without an
+   * entry of their own (and its root) start with the metadata overlayfs shows for them in the lower
+   * layers, or the merged view would change their mode, owner, xattrs and mtime.
+   */
+  readonly lowerRoots?: readonly string[];
   readonly mknodPath?: string;
   /** Names the layer in errors ("sha256:…"). */
   readonly layer: string;
@@ -61,10 +68,8 @@ const MKNOD_TIMEOUT_MS = 10_000;
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 
-interface DirTimes {
-  readonly path: string;
-  readonly mtime: Date;
-}
+/** Directory path -> the mtime it must end with (set after all entries: writing into a directory moves it). */
+type DirTimes = Map<string, Date>;
 
 /** Yields the source's bytes, gunzipped when they start with the gzip magic. */
 async function* decompressed(source: AsyncIterable<Uint8Array>, layer: string): AsyncIterable<Buffer> {
@@ -100,8 +105,9 @@ export async function applyLayer(
     once(event: 'drain' | 'close', fn: () => void): void;
     destroy(err: Error): void;
   };
-  const dirTimes: DirTimes[] = [];
+  const dirTimes: DirTimes = new Map();
   const applier = new EntryApplier(root, opts, dirTimes);
+  await applier.start();
 
   let isStopped = false;
   sink.once('close', () => {
@@ -137,8 +143,8 @@ export async function applyLayer(
     throw new BerthError('INVALID_ARGUMENT', `layer ${opts.layer}: ${messageOf(err)}`, { cause: err });
   }
   await feed;
-  // Directory mtimes last: creating their entries changed them.
-  for (const d of dirTimes.reverse()) await utimes(d.path, d.mtime, d.mtime);
+  // Directory mtimes last: creating their entries changed them. Setting one does not move its parent's.
+  for (const [path, mtime] of dirTimes) await utimes(path, mtime, mtime);
   return { diffId: `sha256:${hash.digest('hex')}` };
 }
 
@@ -152,9 +158,25 @@ class EntryApplier {
   constructor(
     private readonly root: string,
     private readonly opts: ApplyOptions,
-    private readonly dirTimes: DirTimes[],
+    private readonly dirTimes: DirTimes,
   ) {
     this.isNative = opts.mode === 'native';
+  }
+
+  /**
+   * The root's final metadata unless a "./" entry says otherwise: overlay form takes the lower stack's
+   * root; native form keeps the copied root; a first layer's root gets mtime 0 (as umoci gives it), so
+   * the same layers always give the same tree.
+   */
+  async start(): Promise<void> {
+    const lowerRoot = this.isNative ? undefined : this.opts.lowerRoots?.[0];
+    if (lowerRoot !== undefined) {
+      await this.copyLowerMeta(lowerRoot, this.root);
+    } else if (this.isNative && (await readdir(this.root)).length > 0) {
+      this.dirTimes.set(this.root, (await lstat(this.root)).mtime);
+    } else {
+      this.dirTimes.set(this.root, new Date(0));
+    }
   }
 
   async apply(header: Headers, body: AsyncIterable<Buffer>): Promise<void> {
@@ -274,6 +296,11 @@ class EntryApplier {
       if (st === undefined) {
         if (!create) throw new Error(`"${rel}" does not exist in this layer`);
         await mkdir(abs, { mode: 0o755 });
+        const lower = this.isNative ? undefined : await visibleLowerDir(this.opts.lowerRoots ?? [], current);
+        if (lower !== undefined) await this.copyLowerMeta(lower, abs);
+      } else if (st.isDirectory()) {
+        // Native form: a lower layer's directory keeps its mtime unless this layer has an entry for it.
+        if (!this.dirTimes.has(abs)) this.dirTimes.set(abs, st.mtime);
       } else if (!st.isDirectory()) {
         // Overlay form: everything in the directory is this layer's. Native form: only layerPaths are.
         const isFromLowerLayer = this.isNative && create && !isWrittenHere;
@@ -328,8 +355,13 @@ class EntryApplier {
       await setAttribute(path, key.slice('SCHILY.xattr.'.length), Buffer.from(value, 'utf8'));
     }
     const mtime = header.mtime ?? new Date(0);
-    if (isDir) this.dirTimes.push({ path, mtime });
+    if (isDir) this.dirTimes.set(path, mtime);
     else await utimes(path, mtime, mtime);
+  }
+
+  /** Gives a directory this layer made (never a symlink) the metadata of the lower one it hides. */
+  private async copyLowerMeta(lower: string, dir: string): Promise<void> {
+    this.dirTimes.set(dir, await copyDirMeta(lower, dir));
   }
 
   private async mknod(path: string, kind: 'c' | 'b' | 'p', major: number, minor: number, mode: number): Promise<void> {

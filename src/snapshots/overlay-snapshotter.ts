@@ -7,9 +7,10 @@
  * ("3/fs:2/fs:1/fs", "../active/7/fs"), because overlay mount options must fit in one page
  * (DESIGN.md fact 8): a hundred layers take ~800 bytes.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyLayer } from './layer-apply.js';
+import { copyDirMeta } from './overlay-lookup.js';
 import { BaseSnapshotter } from './base-snapshotter.js';
 import type { LayerRecord, SnapshotterOptions } from './base-snapshotter.js';
 import type { SnapshotterKind } from './snapshotter.js';
@@ -21,7 +22,7 @@ export class OverlaySnapshotter extends BaseSnapshotter {
 
   protected override async fillLayer(
     dir: string,
-    _parent: LayerRecord | null,
+    parent: LayerRecord | null,
     source: AsyncIterable<Uint8Array>,
     chainId: string,
     signal: AbortSignal | undefined,
@@ -30,14 +31,19 @@ export class OverlaySnapshotter extends BaseSnapshotter {
     return applyLayer(source, join(dir, 'fs'), {
       exec: this.opts.exec,
       mode: 'overlay',
+      lowerRoots: parent === null ? [] : this.lowerDirs(parent.meta.chainId).map((d) => join(this.layersDir, d)),
       layer: chainId,
       ...(signal ? { signal } : {}),
     });
   }
 
-  protected override async fillActive(dir: string): Promise<void> {
+  /** The upperdir's root hides the image's root: it starts as a copy of its metadata. */
+  protected override async fillActive(dir: string, parent: LayerRecord | null): Promise<void> {
     await mkdir(join(dir, 'fs'), { mode: 0o755 });
     await mkdir(join(dir, 'work'), { mode: 0o700 });
+    if (parent === null) return;
+    const mtime = await copyDirMeta(join(parent.dir, 'fs'), join(dir, 'fs'));
+    await utimes(join(dir, 'fs'), mtime, mtime);
   }
 
   /** Relative lowerdir paths (from <root>/layers), top layer first, for the stack ending at chainId. */
