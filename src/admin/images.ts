@@ -205,10 +205,11 @@ export function importImages(images: AdminImages, namespaces: Namespaces) {
     const it = requests[Symbol.asyncIterator]();
     const first = await it.next();
     if (first.done) throw new BerthError('INVALID_ARGUMENT', 'ImportImages got no archive');
-    const namespace = requireNamespace(namespaces, first.value.namespace);
+    const head: ImportImagesRequest = first.value;
+    const namespace = requireNamespace(namespaces, head.namespace);
     async function* bytes(): AsyncGenerator<Uint8Array> {
-      yield first.value.data;
-      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value.data;
+      yield head.data;
+      for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value.data;
     }
     const loaded = await images.load(namespace, bytes(), { signal: ctx.signal });
     return { images: loaded.map((l) => ({ imageId: l.id, names: [...l.names] })) };

@@ -12,6 +12,7 @@ import type { Server as NetServer, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { CachedAsync } from '../base/cached-async.js';
 import { ensureDir } from '../base/fs.js';
 import { BerthError, messageOf } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
@@ -23,7 +24,7 @@ import { NetworkReadiness, PodCidrService } from '../network/index.js';
 import { createCriServices } from '../cri/index.js';
 import { ContentStore, LeaseManager } from '../content/index.js';
 import { decodeDockerAuth, ImagePuller, ImagePusher, ImageService, RegistryClient } from '../images/index.js';
-import { OverlaySnapshotter } from '../snapshots/index.js';
+import { createSnapshotter } from '../snapshots/index.js';
 import { PodNamespaces, SandboxService } from '../sandbox/index.js';
 import { exec } from '../base/exec.js';
 import { createAdminService } from '../admin/index.js';
@@ -39,6 +40,8 @@ export interface DaemonOptions {
 }
 
 const DEFAULT_SHUTDOWN_GRACE_MS = 8000;
+/** How stale ImageFsInfo may be: kubelet image GC compares it with the filesystem at this kind of period. */
+const IMAGE_FS_USAGE_MAX_AGE_MS = 5000;
 const SOCKET_MODE = 0o660;
 
 function nowNs(): bigint {
@@ -92,9 +95,11 @@ export class Daemon {
     });
     this.registry = registry;
     const leases = new LeaseManager();
-    const snapshotsRoot = join(config.root, 'snapshots', 'overlayfs');
-    const snapshotter = new OverlaySnapshotter({ root: snapshotsRoot, exec });
+    const kind = cri.containerd.snapshotter;
+    const snapshotter = createSnapshotter(kind, { root: join(config.root, 'snapshots', kind), exec });
     await snapshotter.init();
+    // kubelet polls ImageFsInfo every few seconds; a walk of the snapshot store is too slow for each call.
+    const imageFsUsage = new CachedAsync(() => snapshotter.usage(), IMAGE_FS_USAGE_MAX_AGE_MS);
     const images = await ImageService.open({
       repo: store.images,
       content,
@@ -143,7 +148,13 @@ export class Daemon {
         sandboxes,
         nowNs,
         images,
-        imageFs: { mountpoint: snapshotsRoot, usage: () => content.usage() },
+        imageFs: {
+          mountpoint: snapshotter.root,
+          usage: async () => {
+            const u = await imageFsUsage.get();
+            return { sizeBytes: u.bytes, inodes: u.inodes };
+          },
+        },
         namespaceExists: (name) => store.namespaces.list().some((ns) => ns.name === name),
       },
       rpcLog,

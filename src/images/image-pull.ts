@@ -10,7 +10,7 @@ import { BerthError } from '../base/errors.js';
 import { SingleFlight } from '../base/single-flight.js';
 import type { ContentStore, LeaseManager } from '../content/index.js';
 import { chainIds } from '../snapshots/index.js';
-import type { OverlaySnapshotter } from '../snapshots/index.js';
+import type { Snapshotter } from '../snapshots/index.js';
 import { hostPlatform, parseImageConfig, parseManifestDocument, selectManifest } from './manifest.js';
 import type { Descriptor, ImageConfig, Manifest } from './manifest.js';
 import type { ImageReference } from './reference.js';
@@ -75,7 +75,7 @@ export class ImagePuller {
     private readonly registry: RegistryClient,
     private readonly content: ContentStore,
     private readonly leases: LeaseManager,
-    private readonly snapshotter: Pick<OverlaySnapshotter, 'hasLayer' | 'applyLayer'>,
+    private readonly snapshotter: Pick<Snapshotter, 'hasLayer' | 'applyLayer'>,
     private readonly maxConcurrentDownloads: number,
   ) {}
 

@@ -1,19 +1,40 @@
 /**
- * Applies one OCI layer tar (gzip, zstd or plain) to an empty directory in overlayfs form: OCI whiteouts become
- * overlay whiteouts (char device 0/0) and opaque markers become trusted.overlay.opaque=y. Returns the
- * DiffID (sha256 of the uncompressed tar), which the caller checks against the image config.
+ * Applies one OCI layer tar (gzip, zstd or plain) to a directory, in one of two forms:
+ * - 'overlay' (default): into an empty directory; OCI whiteouts become overlay whiteouts (char device
+ *   0/0) and opaque markers become trusted.overlay.opaque=y, for overlayfs to merge at mount time.
+ * - 'native': onto a full copy of the lower layers' tree; whiteouts become real deletions: ".wh.NAME"
+ *   deletes NAME, ".wh..wh..opq" deletes everything the lower layers had under its directory but keeps
+ *   what this same layer wrote there (in any entry order: OCI image spec layer.md, "Opaque Whiteout").
+ * Returns the DiffID (sha256 of the uncompressed tar), which the caller checks against the image config.
  *
- * Safety against hostile layers: names are made relative and ".." is refused (layer-path.ts); no entry
- * is created through a symlink (every parent is lstat'ed and must be a real directory made by this layer);
- * hardlink targets obey the same rules; ownership, modes and times are set with lchown/lutimes or on
- * entries that cannot be symlinks. A failing layer throws; the caller removes the directory.
+ * Safety against hostile layers, in both forms: names are made relative and ".." is refused
+ * (layer-path.ts); no entry is created through a symlink (every parent is lstat'ed and must be a real
+ * directory; a directory this layer removed or replaced is forgotten, so it is checked again); hardlink
+ * targets obey the same rules; ownership, modes and times are set with lchown/lutimes or on entries that
+ * cannot be symlinks. A failing layer throws; the caller removes the directory.
+ * Native form only: a non-directory from a LOWER layer on the path of a new entry is replaced by a
+ * directory, which is what overlayfs shows for the same layers (an upper directory hides a lower
+ * non-directory), so both snapshotters give one tree; one made by this layer is refused as above.
  * Device nodes and FIFOs need mknod, which Node lacks: /usr/bin/mknod runs through the injected Exec.
  */
 import { createHash } from 'node:crypto';
-import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lchown,
+  link,
+  lstat,
+  lutimes,
+  mkdir,
+  open,
+  readdir,
+  rm,
+  symlink,
+  utimes,
+} from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { setAttribute } from 'fs-xattr';
+import { listAttributes, removeAttribute, setAttribute } from 'fs-xattr';
 import tar from 'tar-stream';
 import type { Header as Headers } from 'tar-stream';
 import { BerthError, isBerthError, messageOf } from '../base/errors.js';
@@ -22,9 +43,21 @@ import type { Exec } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
 import { decompressLayer } from './layer-decompress.js';
 import { layerPathParts, whiteoutOf } from './layer-path.js';
+import { copyDirMeta, visibleLowerDir } from './overlay-lookup.js';
+
+/** 'overlay': a layer directory for overlayfs; 'native': the layer applied onto a copy of its parent. */
+export type ApplyMode = 'overlay' | 'native';
 
 export interface ApplyOptions {
   readonly exec: Exec;
+  /** Default 'overlay'. */
+  readonly mode?: ApplyMode;
+  /**
+   * Overlay form: the roots of the layers below, top first. Directories this layer creates without an
+   * entry of their own (and its root) start with the metadata overlayfs shows for them in the lower
+   * layers, or the merged view would change their mode, owner, xattrs and mtime.
+   */
+  readonly lowerRoots?: readonly string[];
   readonly mknodPath?: string;
   /** Names the layer in errors ("sha256:…"). */
   readonly layer: string;
@@ -33,10 +66,8 @@ export interface ApplyOptions {
 
 const MKNOD_TIMEOUT_MS = 10_000;
 
-interface DirTimes {
-  readonly path: string;
-  readonly mtime: Date;
-}
+/** Directory path -> the mtime it must end with (set after all entries: writing into a directory moves it). */
+type DirTimes = Map<string, Date>;
 
 export async function applyLayer(
   source: AsyncIterable<Uint8Array>,
@@ -54,8 +85,9 @@ export async function applyLayer(
     off(event: 'drain' | 'close', fn: () => void): void;
     destroy(err: Error): void;
   };
-  const dirTimes: DirTimes[] = [];
+  const dirTimes: DirTimes = new Map();
   const applier = new EntryApplier(root, opts, dirTimes);
+  await applier.start();
 
   let isStopped = false;
   sink.once('close', () => {
@@ -96,20 +128,41 @@ export async function applyLayer(
     throw new BerthError('INVALID_ARGUMENT', `layer ${opts.layer}: ${messageOf(err)}`, { cause: err });
   }
   await feed;
-  // Directory mtimes last: creating their entries changed them.
-  for (const d of dirTimes.reverse()) await utimes(d.path, d.mtime, d.mtime);
+  // Directory mtimes last: creating their entries changed them. Setting one does not move its parent's.
+  for (const [path, mtime] of dirTimes) await utimes(path, mtime, mtime);
   return { diffId: `sha256:${hash.digest('hex')}` };
 }
 
 class EntryApplier {
-  /** Directories this layer created or found as real directories: safe parents. */
+  /** Directories this layer created or found as real directories: safe parents until removed. */
   private readonly knownDirs = new Set<string>(['']);
+  /** Native form: every path this layer wrote or went through (what an opaque marker keeps). */
+  private readonly layerPaths = new Set<string>();
+  private readonly isNative: boolean;
 
   constructor(
     private readonly root: string,
     private readonly opts: ApplyOptions,
-    private readonly dirTimes: DirTimes[],
-  ) {}
+    private readonly dirTimes: DirTimes,
+  ) {
+    this.isNative = opts.mode === 'native';
+  }
+
+  /**
+   * The root's final metadata unless a "./" entry says otherwise: overlay form takes the lower stack's
+   * root; native form keeps the copied root; a first layer's root gets mtime 0 (as umoci gives it), so
+   * the same layers always give the same tree.
+   */
+  async start(): Promise<void> {
+    const lowerRoot = this.isNative ? undefined : this.opts.lowerRoots?.[0];
+    if (lowerRoot !== undefined) {
+      await this.copyLowerMeta(lowerRoot, this.root);
+    } else if (this.isNative && (await readdir(this.root)).length > 0) {
+      this.dirTimes.set(this.root, (await lstat(this.root)).mtime);
+    } else {
+      this.dirTimes.set(this.root, new Date(0));
+    }
+  }
 
   async apply(header: Headers, body: AsyncIterable<Buffer>): Promise<void> {
     const parts = layerPathParts(header.name, this.opts.layer);
@@ -125,31 +178,36 @@ class EntryApplier {
     const whiteout = whiteoutOf(base, this.opts.layer);
     if (whiteout?.kind === 'opaque') {
       await drain(body);
-      await setAttribute(parent, 'trusted.overlay.opaque', Buffer.from('y'));
+      if (this.isNative) await this.removeLowerEntries(parentRel);
+      else await setAttribute(parent, 'trusted.overlay.opaque', Buffer.from('y'));
       return;
     }
     if (whiteout?.kind === 'file') {
       await drain(body);
       const path = join(parent, whiteout.target);
-      await rm(path, { recursive: true, force: true });
-      await this.mknod(path, 'c', 0, 0, 0o000);
+      await this.remove(relOf(parentRel, whiteout.target), path);
+      if (!this.isNative) await this.mknod(path, 'c', 0, 0, 0o000);
       return;
     }
     const path = join(parent, base);
-    const rel = parentRel === '' ? base : `${parentRel}/${base}`;
+    const rel = relOf(parentRel, base);
+    this.layerPaths.add(rel);
     switch (header.type) {
       case 'directory': {
         await drain(body);
         const st = await lstat(path).catch(() => undefined);
-        if (st !== undefined && !st.isDirectory()) await rm(path, { recursive: true, force: true });
+        if (st !== undefined && !st.isDirectory()) await this.remove(rel, path);
         if (st === undefined || !st.isDirectory()) await mkdir(path);
+        // A lower layer's directory keeps its entries but takes this layer's metadata, xattrs included
+        // (as the upper directory's would show through overlayfs).
+        else if (this.isNative) await clearXattrs(path);
         this.knownDirs.add(rel);
         await this.setMeta(path, header, true);
         return;
       }
       case 'file':
       case 'contiguous-file': {
-        await rm(path, { recursive: true, force: true });
+        await this.remove(rel, path);
         const fh = await open(
           path,
           constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
@@ -165,7 +223,7 @@ class EntryApplier {
       }
       case 'symlink': {
         await drain(body);
-        await rm(path, { recursive: true, force: true });
+        await this.remove(rel, path);
         await symlink(header.linkname ?? '', path);
         await lchown(path, header.uid ?? 0, header.gid ?? 0);
         const mtime = header.mtime ?? new Date(0);
@@ -184,7 +242,8 @@ class EntryApplier {
             `hardlink "${header.name}" points at "${header.linkname ?? ''}", which this layer does not hold`,
           );
         }
-        await rm(path, { recursive: true, force: true });
+        if (target === path) return; // a link to itself: nothing to do, and removing first would lose it
+        await this.remove(rel, path);
         await link(target, path);
         return;
       }
@@ -192,7 +251,7 @@ class EntryApplier {
       case 'block-device':
       case 'fifo': {
         await drain(body);
-        await rm(path, { recursive: true, force: true });
+        await this.remove(rel, path);
         const kind = header.type === 'fifo' ? 'p' : header.type === 'block-device' ? 'b' : 'c';
         await this.mknod(path, kind, header.devmajor ?? 0, header.devminor ?? 0, (header.mode ?? 0o644) & 0o7777);
         await this.setMeta(path, header, false);
@@ -205,24 +264,68 @@ class EntryApplier {
     }
   }
 
-  /** The absolute path of a parent directory, creating missing ones; never through a symlink. */
+  /**
+   * The absolute path of a parent directory, creating missing ones; never through a symlink. With
+   * create=false (hardlink targets) nothing is created or replaced and nothing counts as written.
+   */
   private async ensureParent(rel: string, create = true): Promise<string> {
     if (rel === '') return this.root;
     let current = '';
     for (const part of rel.split('/')) {
-      current = current === '' ? part : `${current}/${part}`;
+      current = relOf(current, part);
+      const isWrittenHere = this.layerPaths.has(current);
+      if (create) this.layerPaths.add(current);
       if (this.knownDirs.has(current)) continue;
       const abs = join(this.root, current);
       const st = await lstat(abs).catch(() => undefined);
       if (st === undefined) {
         if (!create) throw new Error(`"${rel}" does not exist in this layer`);
         await mkdir(abs, { mode: 0o755 });
+        const lower = this.isNative ? undefined : await visibleLowerDir(this.opts.lowerRoots ?? [], current);
+        if (lower !== undefined) await this.copyLowerMeta(lower, abs);
+      } else if (st.isDirectory()) {
+        // Native form: a lower layer's directory keeps its mtime unless this layer has an entry for it.
+        if (!this.dirTimes.has(abs)) this.dirTimes.set(abs, st.mtime);
       } else if (!st.isDirectory()) {
-        throw new Error(`"${rel}" goes through "${current}", which is not a directory (symlink or file)`);
+        // Overlay form: everything in the directory is this layer's. Native form: only layerPaths are.
+        const isFromLowerLayer = this.isNative && create && !isWrittenHere;
+        if (!isFromLowerLayer) {
+          throw new Error(`"${rel}" goes through "${current}", which is not a directory (symlink or file)`);
+        }
+        await this.remove(current, abs);
+        await mkdir(abs, { mode: 0o755 });
       }
       this.knownDirs.add(current);
     }
     return join(this.root, rel);
+  }
+
+  /**
+   * Removes whatever is at path (never following a symlink: rm unlinks it) and forgets it and everything
+   * under it as a safe parent: a later entry may put a symlink there.
+   */
+  private async remove(rel: string, path: string): Promise<void> {
+    await rm(path, { recursive: true, force: true });
+    for (const dir of this.knownDirs) {
+      if (dir === rel || dir.startsWith(`${rel}/`)) this.knownDirs.delete(dir);
+    }
+  }
+
+  /**
+   * Native form, opaque marker in dirRel: removes every entry under it that this layer did not write,
+   * recursing into this layer's directories (overlayfs hides all lower content below an opaque dir).
+   */
+  private async removeLowerEntries(dirRel: string): Promise<void> {
+    const abs = dirRel === '' ? this.root : join(this.root, dirRel);
+    for (const name of await readdir(abs)) {
+      const rel = relOf(dirRel, name);
+      const path = join(abs, name);
+      if (!this.layerPaths.has(rel)) {
+        await this.remove(rel, path);
+      } else if ((await lstat(path)).isDirectory()) {
+        await this.removeLowerEntries(rel);
+      }
+    }
   }
 
   /** chown, then chmod (chown clears setuid/setgid), xattrs, mtime. Never used on symlinks. */
@@ -232,11 +335,18 @@ class EntryApplier {
     const pax = (header.pax ?? {}) as Readonly<Record<string, unknown>>;
     for (const [key, value] of Object.entries(pax)) {
       if (!key.startsWith('SCHILY.xattr.') || typeof value !== 'string') continue;
-      await setAttribute(path, key.slice('SCHILY.xattr.'.length), Buffer.from(value, 'binary'));
+      // tar-stream decodes pax records as UTF-8, so UTF-8 is the encoding that gives the bytes back.
+      // TODO(#3): values that are not valid UTF-8 (some security.capability masks) need the raw record.
+      await setAttribute(path, key.slice('SCHILY.xattr.'.length), Buffer.from(value, 'utf8'));
     }
     const mtime = header.mtime ?? new Date(0);
-    if (isDir) this.dirTimes.push({ path, mtime });
+    if (isDir) this.dirTimes.set(path, mtime);
     else await utimes(path, mtime, mtime);
+  }
+
+  /** Gives a directory this layer made (never a symlink) the metadata of the lower one it hides. */
+  private async copyLowerMeta(lower: string, dir: string): Promise<void> {
+    this.dirTimes.set(dir, await copyDirMeta(lower, dir));
   }
 
   private async mknod(path: string, kind: 'c' | 'b' | 'p', major: number, minor: number, mode: number): Promise<void> {
@@ -253,6 +363,14 @@ class EntryApplier {
       throw new BerthError('INTERNAL', `${describeArgv(file, args)} failed: ${stderrTail(res.stderr)}`);
     }
   }
+}
+
+async function clearXattrs(path: string): Promise<void> {
+  for (const name of await listAttributes(path)) await removeAttribute(path, name);
+}
+
+function relOf(parentRel: string, name: string): string {
+  return parentRel === '' ? name : `${parentRel}/${name}`;
 }
 
 async function drain(body: AsyncIterable<Buffer>): Promise<void> {

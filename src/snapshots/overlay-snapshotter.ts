@@ -1,157 +1,87 @@
 /**
- * The overlayfs snapshotter: one directory per committed layer, keyed by chain ID, each applied once and
- * shared by every image that has it.
+ * The overlayfs snapshotter: one directory per committed layer holding only that layer's files in overlay
+ * form (layer-apply.ts 'overlay' mode), shared by every image that has the chain ID; an active snapshot is
+ * an empty upperdir + workdir that overlayfs stacks on the committed layers at mount time.
  *
- *   <root>/layers/<n>/fs          the layer's files in overlay form (whiteouts, opaque xattrs)
- *   <root>/layers/<n>/meta.json   { chainId, parent, createdAtMs }
- *   <root>/tmp/<random>/          a layer being applied; renamed to layers/<n> when complete
- *
- * Layer directories have short numeric names and mounts run with cwd=<root>/layers and relative
- * lowerdirs, because overlay mount options must fit in one page (DESIGN.md fact 8). A crash leaves at
- * most a tmp/ directory, removed by init(); a layers/<n> directory is always complete.
+ * Layout and lifecycle: base-snapshotter.ts. Mounts run with cwd=<root>/layers and relative paths
+ * ("3/fs:2/fs:1/fs", "../active/7/fs"), because overlay mount options must fit in one page
+ * (DESIGN.md fact 8): a hundred layers take ~800 bytes.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { BerthError } from '../base/errors.js';
-import type { Exec } from '../base/exec.js';
-import { describeArgv, stderrTail } from '../base/exec.js';
-import { SingleFlight } from '../base/single-flight.js';
 import { applyLayer } from './layer-apply.js';
+import { copyDirMeta } from './overlay-lookup.js';
+import { BaseSnapshotter } from './base-snapshotter.js';
+import type { LayerRecord, SnapshotterOptions } from './base-snapshotter.js';
+import type { SnapshotterKind } from './snapshotter.js';
 
-const MetaSchema = z.object({ chainId: z.string(), parent: z.string().nullable(), createdAtMs: z.number() });
-type LayerMeta = z.infer<typeof MetaSchema>;
+export type OverlaySnapshotterOptions = SnapshotterOptions;
 
-const MOUNT_TIMEOUT_MS = 30_000;
+export class OverlaySnapshotter extends BaseSnapshotter {
+  readonly kind: SnapshotterKind = 'overlayfs';
 
-export interface OverlaySnapshotterOptions {
-  readonly root: string;
-  readonly exec: Exec;
-  readonly mountPath?: string;
-  readonly umountPath?: string;
-}
-
-export class OverlaySnapshotter {
-  private readonly byChain = new Map<string, { readonly id: number; readonly meta: LayerMeta }>();
-  private readonly applying = new SingleFlight<string, void>();
-  private nextId = 1;
-
-  constructor(private readonly opts: OverlaySnapshotterOptions) {}
-
-  private get layersDir(): string {
-    return join(this.opts.root, 'layers');
-  }
-
-  async init(): Promise<void> {
-    await rm(join(this.opts.root, 'tmp'), { recursive: true, force: true });
-    await mkdir(join(this.opts.root, 'tmp'), { recursive: true, mode: 0o700 });
-    await mkdir(this.layersDir, { recursive: true, mode: 0o711 });
-    for (const name of await readdir(this.layersDir)) {
-      const id = Number(name);
-      if (!Number.isInteger(id) || id <= 0) continue;
-      const parsed = MetaSchema.safeParse(
-        JSON.parse(await readFile(join(this.layersDir, name, 'meta.json'), 'utf8').catch(() => 'null')),
-      );
-      if (!parsed.success) {
-        await rm(join(this.layersDir, name), { recursive: true, force: true });
-        continue;
-      }
-      this.byChain.set(parsed.data.chainId, { id, meta: parsed.data });
-      this.nextId = Math.max(this.nextId, id + 1);
-    }
-  }
-
-  hasLayer(chainId: string): boolean {
-    return this.byChain.has(chainId);
-  }
-
-  /** Applies a layer once per chain ID; concurrent calls for one chain ID share the work. */
-  async applyLayer(
-    chainId: string,
-    parentChainId: string | null,
+  protected override async fillLayer(
+    dir: string,
+    parent: LayerRecord | null,
     source: AsyncIterable<Uint8Array>,
-    expectedDiffId: string,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<void> {
-    if (this.byChain.has(chainId)) return;
-    if (parentChainId !== null && !this.byChain.has(parentChainId)) {
-      throw new BerthError('FAILED_PRECONDITION', `layer ${chainId}: parent ${parentChainId} is not unpacked`);
-    }
-    await this.applying.run(chainId, async () => {
-      if (this.byChain.has(chainId)) return;
-      const tmp = join(this.opts.root, 'tmp', randomBytes(8).toString('hex'));
-      await mkdir(join(tmp, 'fs'), { recursive: true, mode: 0o755 });
-      try {
-        const { diffId } = await applyLayer(source, join(tmp, 'fs'), {
-          exec: this.opts.exec,
-          layer: chainId,
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-        if (diffId !== expectedDiffId) {
-          throw new BerthError(
-            'INVALID_ARGUMENT',
-            `layer ${chainId}: content has DiffID ${diffId}, the image config says ${expectedDiffId}`,
-          );
-        }
-        const meta: LayerMeta = { chainId, parent: parentChainId, createdAtMs: Date.now() };
-        await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta));
-        const id = this.nextId++;
-        await rename(tmp, join(this.layersDir, String(id)));
-        this.byChain.set(chainId, { id, meta });
-      } catch (err) {
-        await rm(tmp, { recursive: true, force: true });
-        throw err;
-      }
+    chainId: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ diffId: string }> {
+    await mkdir(join(dir, 'fs'), { mode: 0o755 });
+    return applyLayer(source, join(dir, 'fs'), {
+      exec: this.opts.exec,
+      mode: 'overlay',
+      lowerRoots: parent === null ? [] : this.lowerDirs(parent.meta.chainId).map((d) => join(this.layersDir, d)),
+      layer: chainId,
+      ...(signal ? { signal } : {}),
     });
   }
 
-  /** Relative lowerdir paths, top layer first, for the stack ending at chainId. */
+  /** The upperdir's root hides the image's root: it starts as a copy of its metadata. */
+  protected override async fillActive(dir: string, parent: LayerRecord | null): Promise<void> {
+    await mkdir(join(dir, 'fs'), { mode: 0o755 });
+    await mkdir(join(dir, 'work'), { mode: 0o700 });
+    if (parent === null) return;
+    const mtime = await copyDirMeta(join(parent.dir, 'fs'), join(dir, 'fs'));
+    await utimes(join(dir, 'fs'), mtime, mtime);
+  }
+
+  /** Relative lowerdir paths (from <root>/layers), top layer first, for the stack ending at chainId. */
   lowerDirs(chainId: string): string[] {
     const dirs: string[] = [];
     for (let c: string | null = chainId; c !== null;) {
-      const layer = this.byChain.get(c);
-      if (layer === undefined) throw new BerthError('NOT_FOUND', `layer ${c} is not unpacked`);
+      const layer = this.layerRecord(c);
       dirs.push(`${layer.id}/fs`);
       c = layer.meta.parent;
     }
     return dirs;
   }
 
-  /** Mounts the stack ending at chainId read-only at target (overlay needs two lowers; one layer is a bind). */
-  async mountView(chainId: string, target: string): Promise<void> {
+  /** Read-only: overlay needs two lowers without an upperdir, so a one-layer stack is a read-only bind. */
+  override async mountView(chainId: string, target: string): Promise<void> {
     const lowers = this.lowerDirs(chainId);
     const args =
       lowers.length === 1
         ? ['--bind', '-o', 'ro', lowers[0]!, target]
         : ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowers.join(':')}`, target];
-    await this.run(this.opts.mountPath ?? '/usr/bin/mount', args);
+    await this.run(this.opts.mountPath ?? '/usr/bin/mount', args, this.layersDir);
   }
 
-  async unmount(target: string): Promise<void> {
-    await this.run(this.opts.umountPath ?? '/usr/bin/umount', [target]);
-  }
-
-  /** Removes a layer no other layer builds on. */
-  async remove(chainId: string): Promise<void> {
-    const layer = this.byChain.get(chainId);
-    if (layer === undefined) return;
-    const child = [...this.byChain.values()].find((l) => l.meta.parent === chainId);
-    if (child !== undefined) {
-      throw new BerthError('FAILED_PRECONDITION', `layer ${chainId} has a child layer ${child.meta.chainId}`);
-    }
-    this.byChain.delete(chainId);
-    await rm(join(this.layersDir, String(layer.id)), { recursive: true, force: true });
-  }
-
-  list(): { readonly chainId: string; readonly parent: string | null }[] {
-    return [...this.byChain.values()].map((l) => ({ chainId: l.meta.chainId, parent: l.meta.parent }));
-  }
-
-  private async run(file: string, args: string[]): Promise<void> {
-    const res = await this.opts.exec({ file, args, timeoutMs: MOUNT_TIMEOUT_MS, cwd: this.layersDir });
-    if (res.exitCode !== 0) {
-      throw new BerthError('INTERNAL', `${describeArgv(file, args)} failed: ${stderrTail(res.stderr)}`);
-    }
+  /** Writable: overlay of the committed stack under the snapshot's upperdir; with no parent, a bind of it. */
+  override async mountActive(key: string, target: string): Promise<void> {
+    const snap = this.activeRecord(key);
+    const upper = `../active/${snap.id}`;
+    const args =
+      snap.meta.parent === null
+        ? ['--bind', `${upper}/fs`, target]
+        : [
+            '-t',
+            'overlay',
+            'overlay',
+            '-o',
+            `lowerdir=${this.lowerDirs(snap.meta.parent).join(':')},upperdir=${upper}/fs,workdir=${upper}/work`,
+            target,
+          ];
+    await this.run(this.opts.mountPath ?? '/usr/bin/mount', args, this.layersDir);
   }
 }

@@ -5,6 +5,8 @@
  * Same inputs give the same digests on the same machine (gzip output depends on the zlib build).
  */
 import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { pack } from 'tar-stream';
@@ -31,6 +33,8 @@ interface EntryMeta {
   readonly uid?: number;
   readonly gid?: number;
   readonly mtime?: Date;
+  /** Written as pax `SCHILY.xattr.NAME` records (values as UTF-8: tar-stream writes pax text that way). */
+  readonly xattrs?: Readonly<Record<string, string>>;
 }
 
 export type LayerEntry =
@@ -38,7 +42,9 @@ export type LayerEntry =
   | (EntryMeta & { readonly type: 'file'; readonly content: string | Buffer })
   | (EntryMeta & { readonly type: 'symlink'; readonly target: string })
   /** target is another path in the same tar (written before this entry), as tar stores it. */
-  | (EntryMeta & { readonly type: 'hardlink'; readonly target: string });
+  | (EntryMeta & { readonly type: 'hardlink'; readonly target: string })
+  | (EntryMeta & { readonly type: 'chardev' | 'blockdev'; readonly major: number; readonly minor: number })
+  | (EntryMeta & { readonly type: 'fifo' });
 
 export type Compression = 'gzip' | 'none';
 
@@ -138,6 +144,9 @@ function tarHeader(entry: LayerEntry): TarHeader {
     mtime: entry.mtime ?? DEFAULT_MTIME,
     uname: '',
     gname: '',
+    ...(entry.xattrs !== undefined && {
+      pax: Object.fromEntries(Object.entries(entry.xattrs).map(([k, v]) => [`SCHILY.xattr.${k}`, v])),
+    }),
   };
   switch (entry.type) {
     case 'dir':
@@ -160,6 +169,18 @@ function tarHeader(entry: LayerEntry): TarHeader {
         mode: entry.mode ?? 0o644,
         linkname: tarName(entry.target, false),
       };
+    case 'chardev':
+    case 'blockdev':
+      return {
+        ...base,
+        name: tarName(entry.path, false),
+        type: entry.type === 'chardev' ? 'character-device' : 'block-device',
+        mode: entry.mode ?? 0o644,
+        devmajor: entry.major,
+        devminor: entry.minor,
+      };
+    case 'fifo':
+      return { ...base, name: tarName(entry.path, false), type: 'fifo', mode: entry.mode ?? 0o644 };
     default:
       return assertNever(entry);
   }
@@ -355,4 +376,27 @@ export async function pushIndex(
 ): Promise<void> {
   for (const child of children) await pushImage(registryUrl, name, child);
   await pushManifest(registryUrl, name, index, tags.length > 0 ? tags : [index.digest]);
+}
+
+// ---- OCI image layout (image-spec image-layout.md), for tools that read one (umoci, skopeo) ----
+
+export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
+
+/**
+ * Writes dir as an OCI image layout holding the image under the tag (index.json entry annotated with
+ * org.opencontainers.image.ref.name), every blob under blobs/sha256/<hex>.
+ */
+export async function writeOciLayout(dir: string, image: OciImage, tag: string): Promise<void> {
+  const blobs = join(dir, 'blobs', 'sha256');
+  await mkdir(blobs, { recursive: true });
+  for (const blob of [image.config, image.manifest, ...image.layers]) {
+    await writeFile(join(blobs, blob.digest.slice('sha256:'.length)), blob.bytes);
+  }
+  await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  const index = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_INDEX,
+    manifests: [descriptorOf(image.manifest, { annotations: { [REF_NAME_ANNOTATION]: tag } })],
+  };
+  await writeFile(join(dir, 'index.json'), JSON.stringify(index));
 }

@@ -154,6 +154,25 @@ describe('layer applier', { skip, timeout: 60_000 }, () => {
         { name: 'h', type: 'link', linkname: 's/passwd' },
       ],
     ],
+    [
+      'a symlink replacing a directory the layer made, then a file through it',
+      [
+        { name: 'a/', type: 'directory' },
+        { name: 'a/outside/', type: 'directory' },
+        { name: 'a', type: 'symlink', linkname: '..' },
+        { name: 'a/outside/evil', type: 'file', content: 'x' },
+      ],
+    ],
+    [
+      'a whiteout of a directory the layer made, a symlink in its place, then a file through it',
+      [
+        { name: 'a/', type: 'directory' },
+        { name: 'a/outside/', type: 'directory' },
+        { name: '.wh.a', type: 'file' },
+        { name: 'a', type: 'symlink', linkname: '..' },
+        { name: 'a/outside/evil', type: 'file', content: 'x' },
+      ],
+    ],
     ['a whiteout of ".."', [{ name: 'a/.wh...', type: 'file' }]],
     ['a whiteout with ".." path', [{ name: '../.wh.x', type: 'file' }]],
   ];
