@@ -4,7 +4,13 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
-import type { CallOptions, ClientReadableStream, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import type {
+  CallOptions,
+  ClientReadableStream,
+  ClientUnaryCall,
+  ClientWritableStream,
+  ServiceError,
+} from '@grpc/grpc-js';
 import { ImageServiceClient, RuntimeServiceClient } from '../api/gen/cri.js';
 import { AdminClient } from '../api/gen/admin.js';
 import { socketPathOf } from './address.js';
@@ -24,6 +30,13 @@ export type ServerStreamMethod<Req, Res> = (
   metadata: Metadata,
   options: Partial<CallOptions>,
 ) => ClientReadableStream<Res>;
+
+/** A generated grpc-js client-streaming method, in its (metadata, options, callback) form. */
+export type ClientStreamMethod<Req, Res> = (
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientWritableStream<Req>;
 
 export class Clients {
   readonly runtime: RuntimeServiceClient;
@@ -68,6 +81,31 @@ export class Clients {
       for await (const message of call) yield message as Res;
     } catch (err) {
       throw this.translate(err as ServiceError);
+    } finally {
+      process.off('SIGINT', cancel);
+    }
+  }
+
+  /** Calls a client-streaming RPC, writing each message with backpressure; no deadline, Ctrl-C cancels. */
+  async sendStream<Req, Res>(method: ClientStreamMethod<Req, Res>, messages: AsyncIterable<Req>): Promise<Res> {
+    await this.checkSocket();
+    let call: ClientWritableStream<Req> | undefined;
+    const response = new Promise<Res>((resolve, reject) => {
+      call = method(this.metadata(), {}, (err, res) => (err ? reject(this.translate(err)) : resolve(res)));
+    });
+    const stream = call!;
+    const cancel = (): void => stream.cancel();
+    process.once('SIGINT', cancel);
+    try {
+      for await (const message of messages) {
+        if (!stream.write(message)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
+      }
+      stream.end();
+      return await response;
+    } catch (err) {
+      stream.cancel();
+      await response.catch(() => undefined);
+      throw err;
     } finally {
       process.off('SIGINT', cancel);
     }

@@ -8,7 +8,6 @@ import { readPackageInfo } from '../base/version.js';
 import { messageOf } from '../base/errors.js';
 import { DEFAULT_ADDRESS } from './address.js';
 import { CliError } from './errors.js';
-import { OUTPUT_FORMATS } from './output.js';
 import { registerVersion } from './commands/version.js';
 import { registerInfo } from './commands/info.js';
 import { registerConfig } from './commands/config.js';
@@ -35,7 +34,6 @@ export function buildProgram(): Command {
       ).default('k8s.io'),
     )
     .option('-D, --debug', 'print debug details on errors', false)
-    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .showHelpAfterError()
     .addHelpText('after', '\nExamples:\n  berth version\n  berth info -o yaml\n  berth config default\n');
   registerVersion(program);

@@ -1,9 +1,18 @@
 /** Output formats shared by every command: table (default), json, yaml (crictl's -o). */
 import { stringify as toYaml } from 'yaml';
+import { Option } from 'commander';
 import Table from 'cli-table3';
 
 export const OUTPUT_FORMATS = Object.freeze(['table', 'json', 'yaml'] as const);
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/**
+ * -o/--output on each command that prints data (as crictl has it), not on the program: a program-wide -o would
+ * capture `berth save -o FILE`.
+ */
+export function outputOption(): Option {
+  return new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table');
+}
 
 function bigintSafe(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;

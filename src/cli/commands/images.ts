@@ -2,13 +2,16 @@
  * berth pull / tag / prune / images / rmi / inspecti / imagefsinfo: crictl's image commands over CRI
  * ImageService, and what people miss from docker (pull progress, tag, prune) over the admin service.
  */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { PruneImagesResponse } from '../../api/gen/admin.js';
 import { FilesystemUsage, Image, ImageStatusResponse } from '../../api/gen/cri.js';
 import { CliError } from '../errors.js';
 import { withClients } from '../context.js';
 import { humanSize } from '../format.js';
-import { printData, printTable } from '../output.js';
+import { printData, printTable, outputOption } from '../output.js';
 import { ProgressView } from '../progress.js';
 
 const spec = (image: string) => ({ image, annotations: {}, userSpecifiedImage: '', runtimeHandler: '', imageRef: '' });
@@ -87,6 +90,73 @@ export function registerImages(program: Command): void {
     );
 
   program
+    .command('save <images...>')
+    .description('Write images to a tar archive, as docker save (docker) or an OCI image layout (oci)')
+    .option('-o, --output-file <file>', 'archive to write ("-" or absent: stdout)')
+    .option('--format <format>', 'docker or oci', 'docker')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  berth save -o busybox.tar busybox:latest\n  berth save --format oci -o app.tar app:1 app:2\n',
+    )
+    .action(async (refs: string[], opts: { outputFile?: string; format: string }, cmd: Command) => {
+      if (opts.format !== 'docker' && opts.format !== 'oci') {
+        throw new CliError(`--format "${opts.format}" must be docker or oci`);
+      }
+      const toStdout = opts.outputFile === undefined || opts.outputFile === '-';
+      if (toStdout && process.stdout.isTTY) {
+        throw new CliError('refusing to write an archive to a terminal: give -o FILE or redirect stdout');
+      }
+      await withClients(cmd, async (clients, g) => {
+        const admin = clients.admin;
+        const chunks = clients.stream(admin.exportImages.bind(admin), {
+          namespace: g.namespace,
+          images: refs,
+          format: opts.format,
+        });
+        const target = toStdout ? process.stdout : createWriteStream(`${opts.outputFile!}.partial`, { mode: 0o644 });
+        // Written to FILE.partial and renamed at the end: a failed save never leaves a truncated archive.
+        await pipeline(
+          (async function* () {
+            for await (const chunk of chunks) yield chunk.data;
+          })(),
+          target,
+          { end: !toStdout },
+        );
+        if (!toStdout) await rename(`${opts.outputFile!}.partial`, opts.outputFile!);
+      }).catch(async (err: unknown) => {
+        if (!toStdout) await rm(`${opts.outputFile!}.partial`, { force: true });
+        throw err;
+      });
+    });
+
+  program
+    .command('load')
+    .description('Load images from a docker save, skopeo or OCI archive (plain or gzip)')
+    .option('-i, --input <file>', 'archive to read ("-" or absent: stdin)')
+    .addHelpText('after', '\nExample:\n  berth load -i busybox.tar\n')
+    .action(async (opts: { input?: string }, cmd: Command) => {
+      const fromStdin = opts.input === undefined || opts.input === '-';
+      if (fromStdin && process.stdin.isTTY) throw new CliError('give -i FILE or pipe an archive to stdin');
+      await withClients(cmd, async (clients, g) => {
+        const source = fromStdin ? process.stdin : createReadStream(opts.input!);
+        async function* messages() {
+          let isFirst = true;
+          for await (const chunk of source) {
+            yield { namespace: isFirst ? g.namespace : '', data: chunk as Buffer };
+            isFirst = false;
+          }
+          if (isFirst) yield { namespace: g.namespace, data: Buffer.alloc(0) };
+        }
+        const admin = clients.admin;
+        const res = await clients.sendStream(admin.importImages.bind(admin), messages());
+        for (const img of res.images) {
+          if (img.names.length === 0) process.stdout.write(`Loaded image ID: ${img.imageId}\n`);
+          for (const name of img.names) process.stdout.write(`Loaded image: ${name}\n`);
+        }
+      });
+    });
+
+  program
     .command('tag <source> <target>')
     .description('Give an image another name')
     .addHelpText('after', '\nExample:\n  berth tag busybox:latest 127.0.0.1:5000/tools/busybox:1\n')
@@ -113,6 +183,7 @@ export function registerImages(program: Command): void {
 
   program
     .command('images [image]')
+    .addOption(outputOption())
     .alias('img')
     .description('List images')
     .option('-q, --quiet', 'print image ids only', false)
@@ -189,6 +260,7 @@ export function registerImages(program: Command): void {
 
   program
     .command('inspecti <image>')
+    .addOption(outputOption())
     .description('Show an image status with its config')
     .addHelpText('after', '\nExample:\n  berth inspecti busybox -o yaml\n')
     .action(async (image: string, _opts: unknown, cmd: Command) => {
@@ -206,6 +278,7 @@ export function registerImages(program: Command): void {
 
   program
     .command('imagefsinfo')
+    .addOption(outputOption())
     .description('Show the image filesystem usage')
     .addHelpText('after', '\nExample:\n  berth imagefsinfo\n')
     .action(async (_opts: unknown, cmd: Command) => {

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { StatusResponse } from '../../api/gen/cri.js';
 import { withClients } from '../context.js';
-import { printData } from '../output.js';
+import { outputOption, printData } from '../output.js';
 
 /** crictl prints each verbose info value parsed as JSON when it is JSON; so do we. */
 function parseInfo(info: Readonly<Record<string, string>>): Record<string, unknown> {
@@ -20,6 +20,7 @@ function parseInfo(info: Readonly<Record<string, string>>): Record<string, unkno
 export function registerInfo(program: Command): void {
   program
     .command('info')
+    .addOption(outputOption())
     .description('Show runtime and network readiness and the effective daemon config')
     .addHelpText('after', '\nExample:\n  berth info -o yaml\n')
     .action(async (_opts: unknown, cmd: Command) => {

@@ -1,7 +1,7 @@
 /** berth namespaces ls|create|rm: containerd-style namespaces on the admin service. */
 import type { Command } from 'commander';
 import { withClients } from '../context.js';
-import { printData, printTable } from '../output.js';
+import { outputOption, printData, printTable } from '../output.js';
 
 function formatLabels(labels: Readonly<Record<string, string>>): string {
   return Object.entries(labels)
@@ -12,6 +12,7 @@ function formatLabels(labels: Readonly<Record<string, string>>): string {
 export function registerNamespaces(program: Command): void {
   const ns = program.command('namespaces').alias('ns').description("Manage namespaces (k8s.io is CRI's)");
   ns.command('ls')
+    .addOption(outputOption())
     .alias('list')
     .description('List namespaces')
     .option('-q, --quiet', 'print names only', false)

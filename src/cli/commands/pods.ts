@@ -5,7 +5,7 @@ import { readCriConfigFile } from '../cri-config-file.js';
 import { CliError } from '../errors.js';
 import { withClients } from '../context.js';
 import type { Clients } from '../client.js';
-import { printData, printTable } from '../output.js';
+import { printData, printTable, outputOption } from '../output.js';
 import { ago } from '../format.js';
 
 function stateName(state: PodSandboxState): string {
@@ -60,6 +60,7 @@ export function registerPods(program: Command): void {
 
   program
     .command('pods')
+    .addOption(outputOption())
     .description('List pod sandboxes')
     .option('--id <id>', 'only pods whose id starts with this')
     .option('--name <name>', 'only pods with this name')
@@ -123,6 +124,7 @@ export function registerPods(program: Command): void {
 
   program
     .command('inspectp <pod-id>')
+    .addOption(outputOption())
     .description('Show the status of a pod sandbox, with its config and namespaces')
     .addHelpText('after', '\nExample:\n  berth inspectp 1a2b3c -o yaml\n')
     .action(async (idOrPrefix: string, _opts: unknown, cmd: Command) => {

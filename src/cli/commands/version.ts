@@ -2,11 +2,12 @@
 import type { Command } from 'commander';
 import { readPackageInfo } from '../../base/version.js';
 import { withClients } from '../context.js';
-import { printData } from '../output.js';
+import { outputOption, printData } from '../output.js';
 
 export function registerVersion(program: Command): void {
   program
     .command('version')
+    .addOption(outputOption())
     .description('Show the berth client and berthd runtime versions')
     .addHelpText('after', '\nExample:\n  berth version -o json\n')
     .action(async (_opts: unknown, cmd: Command) => {

@@ -1,6 +1,8 @@
 // berth pull / tag / prune / images / inspecti / rmi / imagefsinfo against a real berthd and registry.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { integrationSkipReason, runBerth, startBerthd } from '../../harness/berthd.js';
 import type { Berthd } from '../../harness/berthd.js';
 import { registrySkipReason, startRegistry } from '../../harness/registry.js';
@@ -97,6 +99,41 @@ describe('berth image commands', { skip, timeout: 180_000 }, () => {
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /^berth: NOT_FOUND: image "no-such:1" not found/);
     assert.equal(berth('rmi', target).status, 0);
+  });
+
+  it('save and load round-trip images in docker and OCI archives', () => {
+    assert.equal(berth('pull', 'berth-test/other:1').status, 0);
+    for (const format of ['docker', 'oci']) {
+      const file = join(berthd.dir, `other-${format}.tar`);
+      const saved = berth('save', '--format', format, '-o', file, 'berth-test/other:1');
+      assert.equal(saved.status, 0, saved.stderr);
+      assert.ok(statSync(file).size > 0);
+      assert.equal(berth('rmi', 'berth-test/other:1').status, 0);
+      const loaded = berth('load', '-i', file);
+      assert.equal(loaded.status, 0, loaded.stderr);
+      assert.equal(loaded.stdout.trim(), 'Loaded image: docker.io/berth-test/other:1');
+      assert.equal(
+        berth('images', '-q', 'berth-test/other:1').stdout.trim(),
+        images.other1.configDigest,
+        `${format}: the same image id after the round trip`,
+      );
+    }
+    const byId = join(berthd.dir, 'by-id.tar');
+    assert.equal(berth('save', '-o', byId, images.other1.configDigest).status, 0);
+    assert.equal(berth('rmi', 'berth-test/other:1').status, 0);
+    const untagged = berth('load', '-i', byId);
+    assert.equal(untagged.status, 0, untagged.stderr);
+    assert.equal(untagged.stdout.trim(), `Loaded image ID: ${images.other1.configDigest}`);
+    assert.equal(berth('rmi', images.other1.configDigest).status, 0);
+    const missing = berth('save', '-o', join(berthd.dir, 'x.tar'), 'no-such:1');
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^berth: NOT_FOUND: image "no-such:1" not found/);
+    assert.ok(!existsSync(join(berthd.dir, 'x.tar')) && !existsSync(join(berthd.dir, 'x.tar.partial')));
+    const garbage = join(berthd.dir, 'garbage.tar');
+    writeFileSync(garbage, 'not an archive at all');
+    const bad = berth('load', '-i', garbage);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^berth: INVALID_ARGUMENT: /);
   });
 
   it('rmi --prune removes images no container uses, and prune reports what it freed', () => {
