@@ -36,6 +36,7 @@ import {
 } from './config.js';
 import { assertPodId, buildCniArgs, type CniCommand } from './invocation.js';
 import { ResultCache, type CacheEntry } from './result-cache.js';
+import { StandInNetns } from './stand-in-netns.js';
 import { parseCniResult } from './result.js';
 import type { CniPod, JsonObject, PodNetwork } from './types.js';
 
@@ -64,6 +65,8 @@ const DEFAULT_PLUGIN_TIMEOUT_MS = 60_000;
 const DEFAULT_RELOAD_DEBOUNCE_MS = 200;
 const DEFAULT_IF_NAME = 'eth0';
 const LOOPBACK_IF_NAME = 'lo';
+/** A Linux interface name (IFNAMSIZ 16 with the NUL). */
+const IF_NAME = /^[a-zA-Z0-9_.-]{1,15}$/;
 /** statfs f_type of nsfs, the filesystem of a pinned namespace file (linux/magic.h NSFS_MAGIC). */
 const NSFS_MAGIC = 0x6e736673;
 /** CHECK exists from spec 0.4.0 on. */
@@ -84,6 +87,8 @@ export class CniManager {
   private readonly log: Logger;
   private readonly plugin: CniPlugin;
   private readonly cache: ResultCache;
+  private readonly cacheDir: string;
+  private readonly standIn: StandInNetns;
   private readonly ifName: string;
   private readonly defaultSubnet: string | undefined;
   private readonly debounceMs: number;
@@ -102,7 +107,12 @@ export class CniManager {
     this.confDir = options.confDir;
     this.log = options.log;
     this.cache = new ResultCache(options.cacheDir);
+    this.cacheDir = options.cacheDir;
+    this.standIn = new StandInNetns(options.exec);
     this.ifName = options.ifName ?? DEFAULT_IF_NAME;
+    if (!IF_NAME.test(this.ifName)) {
+      throw new BerthError('INVALID_ARGUMENT', `CNI interface name "${this.ifName}" is not a Linux interface name`);
+    }
     this.defaultSubnet = options.defaultSubnet;
     this.debounceMs = options.reloadDebounceMs ?? DEFAULT_RELOAD_DEBOUNCE_MS;
     this.plugin = new CniPlugin(
@@ -281,36 +291,60 @@ export class CniManager {
     list: NetworkConfigList,
     isRollback: boolean,
   ): Promise<unknown[]> {
-    const netns = (await isNetns(pod.netnsPath)) ? pod.netnsPath : '';
+    const isPodNetns = await isNetns(pod.netnsPath);
+    const standInPath = isPodNetns ? undefined : await this.makeStandIn(pod, entry);
+    const netns = isPodNetns ? pod.netnsPath : (standInPath ?? '');
     const withCaps = this.podWithCachedCaps(pod, entry);
     // libcni hands DEL the cached result only from 0.4.0 on, where prevResult on DEL is defined.
     const prev = compareCniVersions(list.cniVersion, '0.4.0') >= 0 ? entry.result : undefined;
     const errors: unknown[] = [];
-    for (const [l, ifName, prevResult] of [
-      [list, entry.ifName, prev],
-      [LOOPBACK_NETWORK, LOOPBACK_IF_NAME, undefined],
-    ] as const) {
-      for (const plugin of [...l.plugins].reverse()) {
-        try {
-          await this.plugin.run({
-            command: 'DEL',
-            list: l,
-            plugin,
-            pod: withCaps,
-            netnsPath: netns,
-            ifName,
-            ...(prevResult !== undefined ? { prevResult } : {}),
-          });
-        } catch (err) {
-          errors.push(err);
-          this.log.warn(
-            { podId: pod.id, plugin: plugin.type, err: messageOf(err) },
-            isRollback ? 'CNI DEL during ADD rollback failed' : 'CNI DEL failed',
-          );
+    try {
+      for (const [l, ifName, prevResult] of [
+        [list, entry.ifName, prev],
+        [LOOPBACK_NETWORK, LOOPBACK_IF_NAME, undefined],
+      ] as const) {
+        for (const plugin of [...l.plugins].reverse()) {
+          try {
+            await this.plugin.run({
+              command: 'DEL',
+              list: l,
+              plugin,
+              pod: withCaps,
+              netnsPath: netns,
+              ifName,
+              ...(prevResult !== undefined ? { prevResult } : {}),
+            });
+          } catch (err) {
+            errors.push(err);
+            this.log.warn(
+              { podId: pod.id, plugin: plugin.type, err: messageOf(err) },
+              isRollback ? 'CNI DEL during ADD rollback failed' : 'CNI DEL failed',
+            );
+          }
         }
       }
+    } finally {
+      if (standInPath !== undefined) await this.standIn.remove(standInPath);
     }
     return errors;
+  }
+
+  /** A stand-in netns for a pod whose own is gone (see stand-in-netns.ts); undefined when not needed or not possible. */
+  private async makeStandIn(pod: CniPod, entry: CacheEntry): Promise<string | undefined> {
+    if (entry.result === undefined) return undefined;
+    try {
+      const ips = parseCniResult(entry.result, `cached result of pod ${pod.id}`).network.ips;
+      if (ips.length === 0) return undefined;
+      const path = join(this.cacheDir, `${pod.id}.netns`);
+      await this.standIn.create(path, entry.ifName, ips);
+      return path;
+    } catch (err) {
+      this.log.warn(
+        { podId: pod.id, err: messageOf(err) },
+        'no stand-in netns for CNI DEL; running DEL without a netns',
+      );
+      return undefined;
+    }
   }
 
   /** Runs a list's plugins in order, each getting the previous one's result; returns the last result. */
