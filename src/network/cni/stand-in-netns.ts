@@ -31,10 +31,14 @@ export class StandInNetns {
       '',
     ].join('\n');
     const args = [`--net=${path}`, IP, '-batch', '-'];
-    const res = await this.exec({ file: UNSHARE, args, stdin: script, timeoutMs: TOOL_TIMEOUT_MS });
-    if (res.exitCode !== 0) {
+    try {
+      const res = await this.exec({ file: UNSHARE, args, stdin: script, timeoutMs: TOOL_TIMEOUT_MS });
+      if (res.exitCode !== 0) {
+        throw new BerthError('INTERNAL', `${describeArgv(UNSHARE, args)} failed: ${stderrTail(res.stderr, 500)}`);
+      }
+    } catch (err) {
       await this.remove(path);
-      throw new BerthError('INTERNAL', `${describeArgv(UNSHARE, args)} failed: ${stderrTail(res.stderr, 500)}`);
+      throw err;
     }
   }
 
