@@ -2,9 +2,9 @@
  * A stand-in network namespace for DEL when the pod's own is gone (node crash, a manual umount). Passing
  * an empty CNI_NETNS is what the spec allows, but the bridge plugin then skips its ipMasq teardown because
  * it learns the pod's addresses from the interface inside the netns, leaking NAT rules per pod
- * (containernetworking/plugins#810, still open). So Berth pins a fresh netns holding an interface of the same
- * name (a veth pair inside it: the dummy module is not loaded everywhere) with the addresses recorded at ADD, runs DEL against it, and removes it. If that cannot be
- * built, DEL runs with an empty CNI_NETNS as before.
+ * (containernetworking/plugins#810, still open). So Berth pins a fresh netns holding an interface of the
+ * same name (a veth pair inside it: the dummy module is not loaded everywhere) with the addresses recorded
+ * at ADD, runs DEL against it, and removes it. If that cannot be built, DEL runs with an empty CNI_NETNS.
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { BerthError } from '../../base/errors.js';
