@@ -5,12 +5,9 @@
  */
 import { readdir } from 'node:fs/promises';
 import type { Condition } from '../base/condition.js';
+import { isCniConfigFile } from './cni/config.js';
 
-export const CNI_CONFIG_EXTENSIONS = Object.freeze(['.conflist', '.conf', '.json'] as const);
-
-export function isCniConfigFile(name: string): boolean {
-  return CNI_CONFIG_EXTENSIONS.some((ext) => name.endsWith(ext)) && !name.startsWith('.');
-}
+export { CNI_CONFIG_EXTENSIONS, isCniConfigFile } from './cni/config.js';
 
 export class NetworkReadiness {
   constructor(private readonly confDir: string) {}
