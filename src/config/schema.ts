@@ -77,6 +77,8 @@ export const ConfigSchema = z
               .strictObject({
                 bin_dir: searchPath.default('/opt/cni/bin:/usr/lib/cni'),
                 conf_dir: absolutePath.default('/etc/cni/net.d'),
+                /** Subnet(s) of the default bridge conflist Berth writes when conf_dir has no config. */
+                default_subnet: z.string().min(1).default('10.88.0.0/16'),
               })
               .prefault({}),
             containerd: z

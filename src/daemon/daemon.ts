@@ -20,7 +20,8 @@ import { redactConfig } from '../config/index.js';
 import type { Config } from '../config/index.js';
 import { MetadataStore } from '../store/index.js';
 import { RuntimeReadiness } from '../runtime/index.js';
-import { NetworkReadiness, PodCidrService } from '../network/index.js';
+import { CniManager, PodCidrService } from '../network/index.js';
+import type { PodNetwork } from '../sandbox/index.js';
 import { createCriServices } from '../cri/index.js';
 import { ContentStore, LeaseManager } from '../content/index.js';
 import { decodeDockerAuth, ImagePuller, ImagePusher, ImageService, RegistryClient } from '../images/index.js';
@@ -53,6 +54,7 @@ export class Daemon {
   private server: Server | undefined;
   private listener: NetServer | undefined;
   private registry: RegistryClient | undefined;
+  private cni: CniManager | undefined;
   private isReady = false;
   /** Only a socket this daemon bound is removed on close: never another berthd's. */
   private hasBoundSocket = false;
@@ -111,11 +113,21 @@ export class Daemon {
       nowNs,
     });
 
+    const cni = new CniManager({
+      binDirs: cri.cni.bin_dir.split(':').filter((d) => d !== ''),
+      confDir: cri.cni.conf_dir,
+      exec,
+      cacheDir: join(config.root, 'cni', 'results'),
+      log: log.child({ component: 'cni' }),
+      defaultSubnet: podCidrs.get().length > 0 ? podCidrs.get().join(',') : cri.cni.default_subnet,
+    });
+    this.cni = cni;
+    if (await cni.writeDefaultConfig()) log.info({ confDir: cri.cni.conf_dir }, 'wrote the default CNI config');
+    await cni.start();
     const sandboxes = await SandboxService.open({
       repo: store.sandboxes,
       namespaces: new PodNamespaces(exec),
-      // TODO(#4): CNI (src/network/cni) lands next; until then only host-network pods run.
-      network: undefined,
+      network: podNetworkOf(cni),
       rootDir: join(config.root, 'sandboxes'),
       stateDir: join(config.state, 'sandboxes'),
       specContext: {
@@ -143,7 +155,7 @@ export class Daemon {
           runtimes: cri.containerd.runtimes,
           conmonPath: cri.conmon_path,
         }),
-        networkReadiness: new NetworkReadiness(cri.cni.conf_dir),
+        networkReadiness: { check: () => cni.status() },
         podCidrs,
         sandboxes,
         nowNs,
@@ -190,6 +202,7 @@ export class Daemon {
     }
     if (this.hasBoundSocket) await rm(this.socketPath, { force: true });
     await this.registry?.close();
+    await this.cni?.close();
     this.store?.close();
     log.info('berthd stopped');
   }
@@ -247,4 +260,27 @@ async function shutdownServer(server: Server, graceMs: number, log: Logger): Pro
       resolve();
     });
   });
+}
+
+/** The sandbox's view of CNI: IPs as strings, IPv4 first. */
+function podNetworkOf(cni: CniManager): PodNetwork {
+  const podOf = (req: Parameters<PodNetwork['setUp']>[0]) => ({
+    id: req.id,
+    netnsPath: req.netnsPath,
+    podName: req.podName,
+    podNamespace: req.podNamespace,
+    podUid: req.podUid,
+    portMappings: req.portMappings.map((p) => ({
+      hostPort: p.hostPort,
+      containerPort: p.containerPort,
+      protocol: p.protocol,
+      ...(p.hostIp === '' ? {} : { hostIP: p.hostIp }),
+    })),
+    ...(req.bandwidth === undefined ? {} : { bandwidth: req.bandwidth }),
+    ...(req.dns === undefined ? {} : { dns: req.dns }),
+  });
+  return {
+    setUp: async (req) => ({ ips: (await cni.setUp(podOf(req))).ips.map((ip) => ip.address) }),
+    tearDown: (req) => cni.tearDown(podOf(req)),
+  };
 }

@@ -1,5 +1,4 @@
 /** What the sandbox needs from pod networking (CNI, in src/network), as a narrow interface. */
-import type { Condition } from '../base/condition.js';
 import type { DnsSpec, PortMappingSpec } from './sandbox-spec.js';
 
 export interface Bandwidth {
@@ -22,7 +21,6 @@ export interface PodNetworkRequest {
 }
 
 export interface PodNetwork {
-  status(): Condition;
   /** CNI ADD; returns the pod's IPs, IPv4 first. */
   setUp(req: PodNetworkRequest): Promise<{ readonly ips: readonly string[] }>;
   /** CNI DEL; idempotent, also when the netns is gone or nothing was set up. */

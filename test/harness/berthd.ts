@@ -5,24 +5,33 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import { RuntimeServiceClient, ImageServiceClient } from '../../src/api/gen/cri.js';
 import { AdminClient } from '../../src/api/gen/admin.js';
 import { BERTH_MAIN, BERTHD_MAIN } from './paths.js';
+import { mountsBelow, writeTestNetwork } from './test-network.js';
+import type { TestNetwork } from './test-network.js';
 
 export interface BerthdOptions {
   /** Extra TOML appended to the generated config (sections must not repeat the generated ones). */
   readonly extraToml?: string;
   /** Replace the generated [plugins.cri.cni] section contents. */
   readonly cniConfDir?: string;
+  /**
+   * 'test' (default): a network of its own (harness/test-network.ts); 'empty': nothing in conf_dir, so berthd
+   * writes its default conflist; 'broken': an unreadable conflist, so NetworkReady is false.
+   */
+  readonly cni?: 'test' | 'empty' | 'broken';
   readonly logLevel?: string;
   readonly startTimeoutMs?: number;
 }
 
 export interface Berthd {
+  /** The test's own CNI network, unless started with cni 'empty' or 'broken'. */
+  readonly network: TestNetwork | undefined;
   readonly dir: string;
   readonly root: string;
   readonly state: string;
@@ -107,23 +116,33 @@ export async function startBerthd(options: BerthdOptions = {}): Promise<Berthd> 
   const dir = await makeTempDir();
   const cniConfDir = options.cniConfDir ?? join(dir, 'cni');
   await mkdir(cniConfDir, { recursive: true });
+  const cni = options.cni ?? 'test';
+  const network = cni === 'test' ? await writeTestNetwork(cniConfDir) : undefined;
+  if (cni === 'broken') await writeFile(join(cniConfDir, '10-broken.conflist'), '{ not json');
   const configPath = join(dir, 'config.toml');
   await writeFile(configPath, baseConfigToml(dir, cniConfDir) + (options.extraToml ?? ''));
-  return launch({ dir, configPath, cniConfDir, options });
+  return launch({ dir, configPath, cniConfDir, network, options });
 }
 
 /** Starts berthd again on the dirs of an earlier (stopped or killed) instance. */
 export function restartBerthd(previous: Berthd, options: BerthdOptions = {}): Promise<Berthd> {
-  return launch({ dir: previous.dir, configPath: previous.configPath, cniConfDir: previous.cniConfDir, options });
+  return launch({
+    dir: previous.dir,
+    configPath: previous.configPath,
+    cniConfDir: previous.cniConfDir,
+    network: previous.network,
+    options,
+  });
 }
 
 async function launch(args: {
   dir: string;
   configPath: string;
   cniConfDir: string;
+  network: TestNetwork | undefined;
   options: BerthdOptions;
 }): Promise<Berthd> {
-  const { dir, configPath, cniConfDir, options } = args;
+  const { dir, configPath, cniConfDir, network, options } = args;
   const socketPath = join(dir, 'state', 'berth.sock');
   const address = `unix://${socketPath}`;
   const proc = spawn(
@@ -154,6 +173,11 @@ async function launch(args: {
       proc.kill('SIGKILL');
       await waitForExit(proc, 10_000);
     }
+    // Pods a failed test left: their namespace files and /dev/shm are mounts; never rm -rf through them.
+    for (const m of mountsBelow(dir, await readFile('/proc/self/mountinfo', 'utf8'))) {
+      spawnSync('/usr/bin/umount', ['-l', m], { stdio: 'ignore' });
+    }
+    await network?.cleanup();
     await rm(dir, { recursive: true, force: true });
   };
   try {
@@ -163,6 +187,7 @@ async function launch(args: {
     throw err;
   }
   return {
+    network,
     dir,
     root: join(dir, 'root'),
     state: join(dir, 'state'),

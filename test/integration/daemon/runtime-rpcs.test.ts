@@ -2,7 +2,7 @@
 // admin namespaces, UNIMPLEMENTED for what has not landed, and the socket's permissions.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { stat, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { credentials } from '@grpc/grpc-js';
@@ -17,7 +17,7 @@ const skip = integrationSkipReason();
 describe('foundation RPCs', { skip, timeout: 120_000 }, () => {
   let berthd: Berthd;
   before(async () => {
-    berthd = await startBerthd();
+    berthd = await startBerthd({ cni: 'broken' });
   });
   after(async () => {
     await berthd?.cleanup();
@@ -50,20 +50,21 @@ describe('foundation RPCs', { skip, timeout: 120_000 }, () => {
     assert.equal(st.mode & 0o777, 0o660);
   });
 
-  it('Status: RuntimeReady, and NetworkReady false with a reason until a CNI config appears', async () => {
+  it('Status: RuntimeReady, and NetworkReady false with a reason while the CNI config is broken', async () => {
     const rt = berthd.runtime();
     const before = await unary(rt.status.bind(rt), { verbose: false });
     const conds = Object.fromEntries((before.status?.conditions ?? []).map((c) => [c.type, c]));
     assert.equal(conds['RuntimeReady']?.status, true, JSON.stringify(conds));
     assert.equal(conds['NetworkReady']?.status, false);
     assert.equal(conds['NetworkReady']?.reason, 'NetworkPluginNotReady');
-    assert.match(conds['NetworkReady']?.message ?? '', /no CNI network config/);
+    assert.match(conds['NetworkReady']?.message ?? '', /10-broken\.conflist/);
     assert.deepEqual(before.info, {}, 'info only with verbose');
     assert.deepEqual(
       before.runtimeHandlers.map((h) => h.name),
       ['', 'runc', 'crun'],
     );
 
+    await rm(join(berthd.cniConfDir, '10-broken.conflist'));
     await writeFile(
       join(berthd.cniConfDir, '10-test.conflist'),
       JSON.stringify({ cniVersion: '1.0.0', name: 'test', plugins: [{ type: 'loopback' }] }),
