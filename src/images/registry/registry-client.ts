@@ -485,6 +485,7 @@ export class RegistryClient {
     const all = this.endpoints(repo.domain);
     const ordered = preferred ? [preferred, ...all.filter((e) => e.baseUrl !== preferred.baseUrl)] : all;
     const failures: string[] = [];
+    const codes: string[] = [];
     let last: unknown;
     for (const endpoint of ordered) {
       try {
@@ -493,12 +494,15 @@ export class RegistryClient {
         const code = errorCode(err);
         const isRetryable = code === 'UNAVAILABLE' || (code === 'NOT_FOUND' && endpoint.isMirror);
         if (!isRetryable) throw err;
+        codes.push(code);
         failures.push(`${endpoint.baseUrl}: ${messageOf(err)}`);
         last = err;
       }
     }
     if (failures.length === 1) throw last;
-    const code = errorCode(last);
+    // A registry that answered "not found" is a firmer fact than one that could not be reached: report
+    // NOT_FOUND then, as containerd does for a mirror without the image (kubelet shows ErrImagePull either way).
+    const code = codes.includes('NOT_FOUND') ? 'NOT_FOUND' : errorCode(last);
     throw new BerthError(
       code === 'UNKNOWN' ? 'UNAVAILABLE' : code,
       `${what}: every endpoint failed: ${failures.join('; ')}`,

@@ -134,6 +134,22 @@ describe('registry client', { skip, timeout: 120_000 }, () => {
     assert.equal(m.endpoint.baseUrl, registry.url);
   });
 
+  it('is NOT_FOUND when a mirror lacks the image and the upstream host cannot be reached', async () => {
+    const dead = await serve(() => undefined);
+    await dead.close();
+    const upstream = new URL(dead.url).host; // a loopback host with nothing listening: plain HTTP, refused
+    const client = new RegistryClient({ mirrors: { [upstream]: { endpoint: [registry.url] } } });
+    await assert.rejects(
+      client.fetchManifest({ domain: upstream, path: 'berth-test/none' }, 'latest'),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'NOT_FOUND');
+        assert.match(err.message, /every endpoint failed: .*MANIFEST_UNKNOWN|every endpoint failed: .*not found/i);
+        assert.match(err.message, new RegExp(upstream.replaceAll('.', '\\.')));
+        return true;
+      },
+    );
+  });
+
   it('gets a Bearer token with the pull scope, and reports a refused login with the registry message', async () => {
     const scopes: string[] = [];
     const proxy = await serve((req, res) => {
