@@ -10,6 +10,7 @@ import { NamespaceRepository } from './namespaces.js';
 import { SettingsRepository } from './settings.js';
 import { ImageRepository } from './images.js';
 import { SandboxRepository } from './sandboxes.js';
+import { ContainerRepository } from './containers.js';
 
 export { openDatabase, schemaVersion } from './database.js';
 export { BUILTIN_NAMESPACES, MIGRATIONS } from './migrations.js';
@@ -21,6 +22,8 @@ export { ImageRepository } from './images.js';
 export type { ImageRecord } from './images.js';
 export { SandboxRepository } from './sandboxes.js';
 export type { SandboxRecord, SandboxState } from './sandboxes.js';
+export { ContainerRepository } from './containers.js';
+export type { ContainerRecord, ContainerState } from './containers.js';
 
 export const META_DB_NAME = 'meta.db';
 
@@ -30,6 +33,7 @@ export class MetadataStore {
   readonly settings: SettingsRepository;
   readonly images: ImageRepository;
   readonly sandboxes: SandboxRepository;
+  readonly containers: ContainerRepository;
   private isClosed = false;
 
   private constructor(
@@ -40,6 +44,7 @@ export class MetadataStore {
     this.settings = new SettingsRepository(db);
     this.images = new ImageRepository(db);
     this.sandboxes = new SandboxRepository(db);
+    this.containers = new ContainerRepository(db);
     this.namespaces.ensureBuiltins();
   }
 

@@ -21,6 +21,14 @@
  *                                                    for startup cleanup), ready or notready. `config` is the
  *                                                    CRI PodSandboxConfig as JSON; `network` the pinned
  *                                                    namespaces, IPs and CNI result as JSON.
+ *
+ * Tables (v4):
+ *   containers(id PK, name UNIQUE)                   one row per container. `name` is the reserved CRI name
+ *                                                    <name>_<pod name>_<pod namespace>_<pod uid>_<attempt>;
+ *                                                    `state` creating (name reserved, resources being made),
+ *                                                    created, running or exited; `config` the CRI
+ *                                                    ContainerConfig as JSON; `status` pid, times, exit code,
+ *                                                    reason and message as JSON.
  */
 import type { Database } from 'better-sqlite3';
 
@@ -86,6 +94,26 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
           config TEXT NOT NULL,
           network TEXT NOT NULL DEFAULT '{}'
         ) STRICT;
+      `);
+    },
+  },
+  {
+    version: 4,
+    description: 'containers',
+    up: (db: Database) => {
+      db.exec(`
+        CREATE TABLE containers (
+          id TEXT PRIMARY KEY NOT NULL,
+          namespace TEXT NOT NULL REFERENCES namespaces(name),
+          sandbox_id TEXT NOT NULL REFERENCES sandboxes(id),
+          name TEXT NOT NULL UNIQUE,
+          state TEXT NOT NULL CHECK (state IN ('creating', 'created', 'running', 'exited')),
+          image_id TEXT NOT NULL,
+          created_at_ns INTEGER NOT NULL,
+          config TEXT NOT NULL,
+          status TEXT NOT NULL DEFAULT '{}'
+        ) STRICT;
+        CREATE INDEX containers_by_sandbox ON containers(sandbox_id);
       `);
     },
   },

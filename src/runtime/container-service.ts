@@ -1,0 +1,625 @@
+/**
+ * Containers: CreateContainer, Start, Stop, Remove, Status, List, ExecSync and ReopenContainerLog, with state in
+ * SQLite and in memory (kubelet lists every second). The low-level work (conmon, runc) is behind
+ * ContainerRuntime; the root filesystem is an active snapshot keyed by the container id.
+ *
+ * Crash safety as for pods: the record is written first (state `creating`, reserving the name); every resource
+ * has a path derived from the id (<state>/containers/<id>/{rootfs,config.json}, snapshot key = id), and cleanup
+ * releases all of them whether or not they exist. Exits are recorded by conmon in files, so a container that
+ * exits while berthd is down is seen as exited at the next start.
+ */
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { ContainerConfig, Signal, signalToJSON } from '../api/gen/cri.js';
+import { BerthError, isBerthError } from '../base/errors.js';
+import { writeFileAtomic } from '../base/fs.js';
+import { KeyedMutex } from '../base/keyed-mutex.js';
+import type { Logger } from '../base/logger.js';
+import type { ImageView } from '../images/index.js';
+import type { Sandbox } from '../sandbox/index.js';
+import type { Snapshotter } from '../snapshots/index.js';
+import { chainIds } from '../snapshots/index.js';
+import type { ContainerRecord, ContainerRepository, ContainerState } from '../store/index.js';
+import type { ContainerExit, ContainerRuntime, ExecSyncResult } from './container-runtime.js';
+import { parseGroup, parsePasswd, resolveUser } from './image-user.js';
+import { buildOciSpec } from './oci-spec.js';
+import type { HostFacts } from './oci-spec.js';
+import type { OciDevice, OciSeccomp } from './oci-types.js';
+
+export interface ContainerStatusFields {
+  readonly pid: number;
+  readonly startedAtNs: bigint;
+  readonly finishedAtNs: bigint;
+  readonly exitCode: number;
+  /** Completed, Error, OOMKilled, or '' while not exited. */
+  readonly reason: string;
+  readonly message: string;
+  /** Absolute path of the CRI log file, '' without one. */
+  readonly logPath: string;
+}
+
+export interface Container {
+  readonly id: string;
+  readonly namespace: string;
+  readonly sandboxId: string;
+  readonly name: string;
+  readonly config: ContainerConfig;
+  readonly imageId: string;
+  /** The image as the user named it (ImageSpec.image). */
+  readonly imageRef: string;
+  readonly runtimeHandler: string;
+  /** Sent by StopContainer before SIGKILL. */
+  readonly stopSignal: string;
+  readonly createdAtNs: bigint;
+  readonly state: ContainerState;
+  readonly status: ContainerStatusFields;
+}
+
+export interface ContainerFilter {
+  readonly id?: string;
+  readonly sandboxId?: string;
+  readonly state?: ContainerState;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** What containers need of pods, images and snapshots: narrow, so the daemon can wire the real services. */
+export interface ContainerDeps {
+  readonly repo: ContainerRepository;
+  readonly runtime: ContainerRuntime;
+  readonly snapshotter: Pick<Snapshotter, 'prepare' | 'mountActive' | 'unmount' | 'removeActive'>;
+  readonly pods: { get(namespace: string, idOrPrefix: string): Sandbox };
+  readonly images: { find(namespace: string, refOrId: string): ImageView | undefined };
+  readonly stateDir: string;
+  readonly host: HostFacts;
+  readonly log: Logger;
+  readonly nowNs: () => bigint;
+  /** Unmounts a path if it is a mount point (and everything under it). */
+  readonly unmountAll: (path: string) => Promise<void>;
+}
+
+const ID_BYTES = 32;
+const KILL_WAIT_MS = 10_000;
+const EMPTY_STATUS: ContainerStatusFields = {
+  pid: 0,
+  startedAtNs: 0n,
+  finishedAtNs: 0n,
+  exitCode: 0,
+  reason: '',
+  message: '',
+  logPath: '',
+};
+
+interface StoredStatus {
+  pid?: number;
+  startedAtNs?: string;
+  finishedAtNs?: string;
+  exitCode?: number;
+  reason?: string;
+  message?: string;
+  logPath?: string;
+  imageRef?: string;
+  runtimeHandler?: string;
+  stopSignal?: string;
+}
+
+export class ContainerService {
+  private readonly containers = new Map<string, Container>();
+  private readonly locks = new KeyedMutex<string>();
+  /** Waiters for a container's exit (StopContainer). */
+  private readonly exitWaiters = new Map<string, (() => void)[]>();
+
+  private constructor(private readonly deps: ContainerDeps) {}
+
+  static async open(deps: ContainerDeps): Promise<ContainerService> {
+    const svc = new ContainerService(deps);
+    await mkdir(deps.stateDir, { recursive: true, mode: 0o711 });
+    deps.runtime.onExit((exit) => svc.recordExit(exit));
+    for (const record of deps.repo.all()) await svc.recover(record);
+    return svc;
+  }
+
+  async create(namespace: string, sandboxId: string, config: ContainerConfig): Promise<Container> {
+    const pod = this.deps.pods.get(namespace, sandboxId);
+    if (pod.state !== 'ready') {
+      throw new BerthError(
+        'FAILED_PRECONDITION',
+        `pod sandbox ${pod.id} is not ready: cannot create a container in it`,
+      );
+    }
+    const md = config.metadata;
+    if (md === undefined || md.name === '')
+      throw new BerthError('INVALID_ARGUMENT', 'container config needs metadata.name');
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(md.name) || md.name.length > 253) {
+      throw new BerthError('INVALID_ARGUMENT', `container name "${md.name}" must be letters, digits, ".", "_" or "-"`);
+    }
+    const imageName = config.image?.image ?? '';
+    if (imageName === '') throw new BerthError('INVALID_ARGUMENT', 'container config needs an image');
+    const image = this.deps.images.find(namespace, imageName);
+    if (image === undefined) throw new BerthError('NOT_FOUND', `image "${imageName}" not found: pull it first`);
+    const logPath = this.logPathOf(pod, config.logPath);
+    const id = randomBytes(ID_BYTES).toString('hex');
+    const name = `${md.name}_${pod.spec.name}_${pod.spec.namespace}_${pod.spec.uid}_${md.attempt}`;
+    return this.locks.run(id, async () => {
+      let container: Container = {
+        id,
+        namespace,
+        sandboxId: pod.id,
+        name,
+        config,
+        imageId: image.id,
+        imageRef: imageName,
+        runtimeHandler: pod.spec.runtimeHandler,
+        stopSignal: stopSignalOf(config, image.config.config?.StopSignal),
+        createdAtNs: this.deps.nowNs(),
+        state: 'creating',
+        status: { ...EMPTY_STATUS, logPath },
+      };
+      this.deps.repo.insert(this.recordOf(container)); // reserves the name, or ALREADY_EXISTS
+      this.containers.set(id, container);
+      try {
+        const { pid } = await this.makeContainer(container, pod, image);
+        container = this.save({ ...container, state: 'created', status: { ...container.status, pid } });
+        this.deps.log.info({ container: id, name, sandbox: pod.id }, 'container created');
+        return container;
+      } catch (err) {
+        await this.destroy(container).catch((cleanupErr: unknown) =>
+          this.deps.log.error({ err: cleanupErr, container: id }, 'cleanup after a failed CreateContainer failed'),
+        );
+        throw err;
+      }
+    });
+  }
+
+  async start(namespace: string, idOrPrefix: string): Promise<Container> {
+    const id = this.get(namespace, idOrPrefix).id;
+    return this.locks.run(id, async () => {
+      const c = this.mustHave(id);
+      if (c.state !== 'created') {
+        throw new BerthError('FAILED_PRECONDITION', `container ${id} is ${c.state}, not created: it cannot be started`);
+      }
+      await this.deps.runtime.start(id, c.runtimeHandler);
+      const started = this.containers.get(id)!; // an exit may already have been recorded
+      if (started.state === 'exited') return started;
+      return this.save({ ...started, state: 'running', status: { ...started.status, startedAtNs: this.deps.nowNs() } });
+    });
+  }
+
+  /** Sends the stop signal, then SIGKILL after timeoutSeconds; idempotent for stopped containers. */
+  async stop(namespace: string, idOrPrefix: string, timeoutSeconds: number): Promise<Container> {
+    const id = this.get(namespace, idOrPrefix).id;
+    return this.locks.run(id, () => this.stopLocked(id, timeoutSeconds));
+  }
+
+  /** Kills a running container and removes it and everything on disk; an unknown id is not an error. */
+  async remove(namespace: string, idOrPrefix: string): Promise<void> {
+    const found = this.find(namespace, idOrPrefix);
+    if (found === undefined) return;
+    await this.locks.run(found.id, async () => {
+      const c = this.containers.get(found.id);
+      if (c === undefined) return;
+      if (c.state === 'running' || c.state === 'created') await this.stopLocked(c.id, 0);
+      await this.destroy(c);
+      this.deps.log.info({ container: c.id }, 'container removed');
+    });
+  }
+
+  /** For pods: stop (StopPodSandbox) and remove (RemovePodSandbox) all of a pod's containers. */
+  async stopAll(sandboxId: string, timeoutSeconds = 0): Promise<void> {
+    const mine = [...this.containers.values()].filter((c) => c.sandboxId === sandboxId);
+    await Promise.all(mine.map((c) => this.locks.run(c.id, () => this.stopLocked(c.id, timeoutSeconds))));
+  }
+
+  async removeAll(sandboxId: string): Promise<void> {
+    const mine = [...this.containers.values()].filter((c) => c.sandboxId === sandboxId);
+    await Promise.all(mine.map((c) => this.remove(c.namespace, c.id)));
+  }
+
+  async execSync(
+    namespace: string,
+    idOrPrefix: string,
+    cmd: readonly string[],
+    timeoutSeconds: number,
+  ): Promise<ExecSyncResult> {
+    const c = this.get(namespace, idOrPrefix);
+    if (c.state !== 'running') throw new BerthError('FAILED_PRECONDITION', `container ${c.id} is not running`);
+    if (cmd.length === 0) throw new BerthError('INVALID_ARGUMENT', 'ExecSync needs a command');
+    return this.deps.runtime.execSync(c.id, c.runtimeHandler, cmd, timeoutSeconds > 0 ? timeoutSeconds * 1000 : 0);
+  }
+
+  async reopenLog(namespace: string, idOrPrefix: string): Promise<void> {
+    const c = this.get(namespace, idOrPrefix);
+    if (c.state !== 'running') throw new BerthError('FAILED_PRECONDITION', `container ${c.id} is not running`);
+    await this.deps.runtime.reopenLog(c.id);
+  }
+
+  get(namespace: string, idOrPrefix: string): Container {
+    const found = this.find(namespace, idOrPrefix);
+    if (found === undefined) throw new BerthError('NOT_FOUND', `container "${idOrPrefix}" not found`);
+    return found;
+  }
+
+  find(namespace: string, idOrPrefix: string): Container | undefined {
+    if (idOrPrefix === '') throw new BerthError('INVALID_ARGUMENT', 'container id is required');
+    const exact = this.containers.get(idOrPrefix);
+    if (exact !== undefined) return exact.namespace === namespace && exact.state !== 'creating' ? exact : undefined;
+    const matches = [...this.containers.values()].filter(
+      (c) => c.namespace === namespace && c.state !== 'creating' && c.id.startsWith(idOrPrefix),
+    );
+    if (matches.length > 1) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `container id prefix "${idOrPrefix}" matches ${matches.length} containers`,
+      );
+    }
+    return matches[0];
+  }
+
+  list(namespace: string, filter: ContainerFilter = {}): Container[] {
+    return [...this.containers.values()].filter((c) => {
+      if (c.namespace !== namespace || c.state === 'creating') return false;
+      if (filter.id && !c.id.startsWith(filter.id)) return false;
+      if (filter.sandboxId && !c.sandboxId.startsWith(filter.sandboxId)) return false;
+      if (filter.state !== undefined && c.state !== filter.state) return false;
+      for (const [k, v] of Object.entries(filter.labels ?? {})) if (c.config.labels[k] !== v) return false;
+      return true;
+    });
+  }
+
+  /** Image ids some container uses: image prune keeps them. */
+  imagesInUse(): Set<string> {
+    return new Set([...this.containers.values()].map((c) => c.imageId));
+  }
+
+  private dirOf(id: string): string {
+    return join(this.deps.stateDir, id);
+  }
+
+  /** <log_directory>/<log_path>: both from kubelet; a path escaping the pod's log directory is refused. */
+  private logPathOf(pod: Sandbox, logPath: string): string {
+    if (logPath === '') return '';
+    if (pod.spec.logDirectory === '') {
+      throw new BerthError('INVALID_ARGUMENT', 'container log_path needs the pod to have a log_directory');
+    }
+    if (isAbsolute(logPath) || normalize(logPath).startsWith('..') || logPath.includes('\0')) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `container log_path "${logPath}" must be relative to the pod log directory`,
+      );
+    }
+    return join(pod.spec.logDirectory, logPath);
+  }
+
+  private async makeContainer(c: Container, pod: Sandbox, image: ImageView): Promise<{ pid: number }> {
+    const dir = this.dirOf(c.id);
+    const rootfs = join(dir, 'rootfs');
+    await mkdir(rootfs, { recursive: true, mode: 0o711 });
+    const chain = chainIds(image.config.rootfs.diff_ids);
+    await this.deps.snapshotter.prepare(c.id, chain.at(-1) ?? null);
+    await this.deps.snapshotter.mountActive(c.id, rootfs);
+
+    const sc = c.config.linux?.securityContext;
+    const [passwd, group] = await Promise.all([
+      readImageFile(rootfs, 'etc/passwd'),
+      readImageFile(rootfs, 'etc/group'),
+    ]);
+    const user = resolveUser(
+      {
+        imageUser: image.config.config?.User ?? '',
+        ...(sc?.runAsUser ? { runAsUser: Number(sc.runAsUser.value) } : {}),
+        ...(sc?.runAsGroup ? { runAsGroup: Number(sc.runAsGroup.value) } : {}),
+        ...(sc?.runAsUsername ? { runAsUsername: sc.runAsUsername } : {}),
+        supplementalGroups: (sc?.supplementalGroups ?? []).map(Number),
+      },
+      parsePasswd(passwd),
+      parseGroup(group),
+    );
+    const devices = await Promise.all(
+      c.config.devices.map((d) => resolveDevice(d.hostPath, d.containerPath, d.permissions)),
+    );
+    for (const m of c.config.mounts) await ensureHostPath(m.hostPath);
+    const localhostSeccomp = await readLocalhostSeccomp(sc?.seccomp);
+    if (c.status.logPath !== '') await mkdir(dirname(c.status.logPath), { recursive: true, mode: 0o755 });
+
+    const net = pod.network;
+    const spec = buildOciSpec({
+      id: c.id,
+      config: c.config,
+      image: image.config.config ?? {},
+      user,
+      rootfs,
+      pod: {
+        sandboxId: pod.id,
+        hostname: await readFile(net.files?.hostname ?? '', 'utf8').then(
+          (h) => h.trim(),
+          () => '',
+        ),
+        ...(net.netns ? { netnsPath: net.netns } : {}),
+        ...(net.ipcns ? { ipcnsPath: net.ipcns } : {}),
+        ...(net.utsns ? { utsnsPath: net.utsns } : {}),
+        hostNetwork: pod.spec.hostNetwork,
+        hostIpc: pod.spec.hostIpc,
+        ...(net.shm ? { shmPath: net.shm } : {}),
+        ...(net.files
+          ? { hostnamePath: net.files.hostname, hostsPath: net.files.hosts, resolvConfPath: net.files.resolvConf }
+          : {}),
+        cgroupParent: pod.spec.cgroupParent,
+      },
+      host: this.deps.host,
+      devices,
+      ...(localhostSeccomp ? { localhostSeccomp } : {}),
+    });
+    await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec), 0o600);
+    return this.deps.runtime.create({
+      id: c.id,
+      bundleDir: dir,
+      runtimeHandler: c.runtimeHandler,
+      logPath: c.status.logPath,
+      tty: c.config.tty,
+      stdin: c.config.stdin,
+      stdinOnce: c.config.stdinOnce,
+    });
+  }
+
+  private async stopLocked(id: string, timeoutSeconds: number): Promise<Container> {
+    const c = this.mustHave(id);
+    if (c.state === 'exited' || c.state === 'creating') return c;
+    const exited = this.waitForExit(id);
+    const signal = c.stopSignal;
+    if (timeoutSeconds > 0) {
+      await this.deps.runtime.kill(id, c.runtimeHandler, signal);
+      if (await exited.within(timeoutSeconds * 1000)) return this.mustHave(id);
+    }
+    await this.deps.runtime.kill(id, c.runtimeHandler, 'SIGKILL');
+    if (!(await exited.within(KILL_WAIT_MS))) {
+      // No exit event (a conmon that died, say): trust the runtime's own view.
+      const st = await this.deps.runtime.state(id, c.runtimeHandler).catch(() => undefined);
+      if (st !== undefined && st.status !== 'stopped') {
+        throw new BerthError(
+          'DEADLINE_EXCEEDED',
+          `container ${id} did not exit within ${KILL_WAIT_MS / 1000}s of SIGKILL`,
+        );
+      }
+      const exit = (await this.deps.runtime.exitOf(id)) ?? {
+        id,
+        exitCode: 137,
+        finishedAtNs: this.deps.nowNs(),
+        oomKilled: false,
+      };
+      this.recordExit(exit);
+    }
+    return this.mustHave(id);
+  }
+
+  private waitForExit(id: string): { within(ms: number): Promise<boolean> } {
+    let done = this.containers.get(id)?.state === 'exited';
+    const waiters = this.exitWaiters.get(id) ?? [];
+    this.exitWaiters.set(id, waiters);
+    const promise = new Promise<void>((resolve) => {
+      waiters.push(() => {
+        done = true;
+        resolve();
+      });
+    });
+    return {
+      within: async (ms) => {
+        if (done) return true;
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, ms);
+        });
+        await Promise.race([promise, timeout]);
+        clearTimeout(timer);
+        return done;
+      },
+    };
+  }
+
+  private recordExit(exit: ContainerExit): void {
+    const c = this.containers.get(exit.id);
+    if (c === undefined || c.state === 'exited') return;
+    const reason = exit.oomKilled ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error';
+    this.save({
+      ...c,
+      state: 'exited',
+      status: { ...c.status, exitCode: exit.exitCode, finishedAtNs: exit.finishedAtNs, reason, pid: 0 },
+    });
+    this.deps.log.info({ container: c.id, exitCode: exit.exitCode, reason }, 'container exited');
+    for (const wake of this.exitWaiters.get(exit.id) ?? []) wake();
+    this.exitWaiters.delete(exit.id);
+  }
+
+  /** Runtime state, rootfs mount, snapshot, bundle dir and record: each step idempotent. */
+  private async destroy(c: Container): Promise<void> {
+    await this.deps.runtime.delete(c.id, c.runtimeHandler);
+    const dir = this.dirOf(c.id);
+    await this.deps.unmountAll(join(dir, 'rootfs'));
+    await this.deps.snapshotter.removeActive(c.id);
+    await rm(dir, { recursive: true, force: true });
+    this.deps.repo.delete(c.id);
+    this.containers.delete(c.id);
+  }
+
+  private async recover(record: ContainerRecord): Promise<void> {
+    let c: Container;
+    try {
+      c = this.fromRecord(record);
+    } catch (err) {
+      this.deps.log.error({ err, container: record.id }, 'container record is unreadable; leaving it out');
+      return;
+    }
+    this.containers.set(c.id, c);
+    if (c.state === 'creating') {
+      this.deps.log.warn({ container: c.id }, 'container was being created when berthd stopped; removing it');
+      await this.destroy(c).catch((err: unknown) =>
+        this.deps.log.error({ err, container: c.id }, 'cleanup of a half-created container failed'),
+      );
+      return;
+    }
+    if (c.state === 'created' || c.state === 'running') {
+      const exit = await this.deps.runtime.exitOf(c.id);
+      if (exit !== undefined) {
+        this.recordExit(exit);
+        return;
+      }
+      const st = await this.deps.runtime.state(c.id, c.runtimeHandler).catch(() => undefined);
+      if (st === undefined || st.status === 'stopped' || st.status === 'unknown') {
+        // Gone without an exit file (the node rebooted, or conmon was killed): report it as failed.
+        this.recordExit({ id: c.id, exitCode: 255, finishedAtNs: this.deps.nowNs(), oomKilled: false });
+        this.save({
+          ...this.mustHave(c.id),
+          status: { ...this.mustHave(c.id).status, message: 'container disappeared while berthd was down' },
+        });
+      } else if (st.status === 'running' && c.state === 'created') {
+        this.save({ ...c, state: 'running', status: { ...c.status, pid: st.pid } });
+      }
+    }
+  }
+
+  private mustHave(id: string): Container {
+    const c = this.containers.get(id);
+    if (c === undefined) throw new BerthError('NOT_FOUND', `container "${id}" not found`);
+    return c;
+  }
+
+  private save(c: Container): Container {
+    this.deps.repo.update(c.id, c.state, JSON.stringify(storedStatus(c)));
+    this.containers.set(c.id, c);
+    return c;
+  }
+
+  private recordOf(c: Container): ContainerRecord {
+    return {
+      id: c.id,
+      namespace: c.namespace,
+      sandboxId: c.sandboxId,
+      name: c.name,
+      state: c.state,
+      imageId: c.imageId,
+      createdAtNs: c.createdAtNs,
+      config: JSON.stringify(ContainerConfig.toJSON(c.config)),
+      status: JSON.stringify(storedStatus(c)),
+    };
+  }
+
+  private fromRecord(r: ContainerRecord): Container {
+    const s = JSON.parse(r.status) as StoredStatus;
+    return {
+      id: r.id,
+      namespace: r.namespace,
+      sandboxId: r.sandboxId,
+      name: r.name,
+      config: ContainerConfig.fromJSON(JSON.parse(r.config)),
+      imageId: r.imageId,
+      imageRef: s.imageRef ?? r.imageId,
+      runtimeHandler: s.runtimeHandler ?? 'runc',
+      stopSignal: s.stopSignal ?? 'SIGTERM',
+      createdAtNs: r.createdAtNs,
+      state: r.state,
+      status: {
+        pid: s.pid ?? 0,
+        startedAtNs: BigInt(s.startedAtNs ?? '0'),
+        finishedAtNs: BigInt(s.finishedAtNs ?? '0'),
+        exitCode: s.exitCode ?? 0,
+        reason: s.reason ?? '',
+        message: s.message ?? '',
+        logPath: s.logPath ?? '',
+      },
+    };
+  }
+}
+
+function storedStatus(c: Container): StoredStatus {
+  return {
+    pid: c.status.pid,
+    startedAtNs: c.status.startedAtNs.toString(),
+    finishedAtNs: c.status.finishedAtNs.toString(),
+    exitCode: c.status.exitCode,
+    reason: c.status.reason,
+    message: c.status.message,
+    logPath: c.status.logPath,
+    imageRef: c.imageRef,
+    runtimeHandler: c.runtimeHandler,
+    stopSignal: c.stopSignal,
+  };
+}
+
+/** The CRI stop signal if set, else the image's StopSignal, else SIGTERM (as containerd decides it). */
+export function stopSignalOf(config: ContainerConfig, imageStopSignal: string | undefined): string {
+  if (config.stopSignal !== Signal.SIGNAL_RUNTIME_DEFAULT) {
+    const name = signalToJSON(config.stopSignal).replace(/^SIGNAL_/, '');
+    if (/^SIG[A-Z0-9+-]+$/.test(name)) return name;
+  }
+  const image = (imageStopSignal ?? '').toUpperCase();
+  if (/^\d+$/.test(image)) return image;
+  if (/^(SIG)?[A-Z0-9+-]+$/.test(image) && image !== '') return image.startsWith('SIG') ? image : `SIG${image}`;
+  return 'SIGTERM';
+}
+
+async function readImageFile(rootfs: string, rel: string): Promise<string> {
+  // The container's own /etc files, read through the mounted rootfs; a symlink is not followed out of it.
+  const path = join(rootfs, rel);
+  const st = await lstat(path).catch(() => undefined);
+  if (st === undefined || !st.isFile() || st.size > 4 * 1024 * 1024) return '';
+  return readFile(path, 'utf8');
+}
+
+async function resolveDevice(hostPath: string, containerPath: string, permissions: string) {
+  if (!isAbsolute(hostPath) || !isAbsolute(containerPath)) {
+    throw new BerthError('INVALID_ARGUMENT', `device paths must be absolute (${hostPath} -> ${containerPath})`);
+  }
+  if (!/^[rwm]{1,3}$/.test(permissions || 'rwm')) {
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      `device ${hostPath}: permissions "${permissions}" must be made of r, w, m`,
+    );
+  }
+  const st = await stat(hostPath).catch(() => undefined);
+  if (st === undefined || !(st.isCharacterDevice() || st.isBlockDevice())) {
+    throw new BerthError('INVALID_ARGUMENT', `device ${hostPath} is not a device node on this host`);
+  }
+  const rdev = BigInt(st.rdev);
+  const device: OciDevice = {
+    path: containerPath,
+    type: st.isBlockDevice() ? 'b' : 'c',
+    major: Number((rdev >> 8n) & 0xfffn),
+    minor: Number((rdev & 0xffn) | ((rdev >> 12n) & 0xfff00n)),
+    fileMode: st.mode & 0o777,
+    uid: 0,
+    gid: 0,
+  };
+  return { device, permissions: permissions || 'rwm' };
+}
+
+/** A missing bind-mount source becomes an empty directory, as containerd does (kubelet expects it). */
+async function ensureHostPath(hostPath: string): Promise<void> {
+  if (!isAbsolute(hostPath)) return; // refused with a clear error by the spec builder
+  const st = await lstat(hostPath).catch(() => undefined);
+  if (st === undefined) await mkdir(hostPath, { recursive: true, mode: 0o755 });
+}
+
+async function readLocalhostSeccomp(
+  profile: { profileType: number; localhostRef: string } | undefined,
+): Promise<OciSeccomp | undefined> {
+  if (profile === undefined || profile.profileType !== 2) return undefined;
+  const path = profile.localhostRef.replace(/^localhost\//, '/');
+  if (!isAbsolute(path))
+    throw new BerthError('INVALID_ARGUMENT', `seccomp profile "${profile.localhostRef}" must be an absolute path`);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new BerthError(
+      'NOT_FOUND',
+      `seccomp profile ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  try {
+    return JSON.parse(text) as OciSeccomp;
+  } catch (err) {
+    throw new BerthError(
+      'INVALID_ARGUMENT',
+      `seccomp profile ${path} is not JSON: ${isBerthError(err) ? err.message : String(err)}`,
+    );
+  }
+}
