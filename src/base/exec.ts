@@ -24,6 +24,9 @@ export interface ExecResult {
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
+  /** The same output as bytes, for callers that must not decode it (ExecSync). */
+  readonly stdoutBytes: Buffer;
+  readonly stderrBytes: Buffer;
   readonly truncated: boolean;
   readonly durationMs: number;
 }
@@ -61,8 +64,12 @@ class OutputBuffer {
     this.size += kept.length;
   }
 
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+
   text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
+    return this.bytes().toString('utf8');
   }
 }
 
@@ -131,6 +138,8 @@ export const exec: Exec = (request) =>
         signal,
         stdout: stdout.text(),
         stderr: stderr.text(),
+        stdoutBytes: stdout.bytes(),
+        stderrBytes: stderr.bytes(),
         truncated: stdout.isTruncated || stderr.isTruncated,
         durationMs: performance.now() - startedMs,
       });

@@ -3,6 +3,7 @@
  */
 import type { Condition } from '../base/condition.js';
 import type { Sandboxes } from './pod-sandbox.js';
+import type { Containers } from './containers.js';
 
 export interface ReadinessCheck {
   check(): Promise<Condition>;
@@ -29,5 +30,6 @@ export interface RuntimeServiceDeps {
   readonly networkReadiness: ReadinessCheck;
   readonly podCidrs: PodCidrs;
   readonly sandboxes: Sandboxes;
+  readonly containers: Containers;
   readonly nowNs: () => bigint;
 }

@@ -19,6 +19,16 @@ import { imageRemove } from './image-remove.js';
 import { imageFsInfo } from './image-fs-info.js';
 import { CRI_NAMESPACE } from './image-view.js';
 import { listPodSandbox, podSandboxStatus, removePodSandbox, runPodSandbox, stopPodSandbox } from './pod-sandbox.js';
+import {
+  containerStatus,
+  createContainer,
+  execSync,
+  listContainers,
+  removeContainer,
+  reopenContainerLog,
+  startContainer,
+  stopContainer,
+} from './containers.js';
 import type { ImageFsUsage } from './image-fs-info.js';
 
 export interface ImageServiceDeps {
@@ -31,6 +41,7 @@ export type { ImageFsUsage } from './image-fs-info.js';
 
 export type { RuntimeServiceDeps, RuntimeInfo, ReadinessCheck, PodCidrs } from './deps.js';
 export type { Sandboxes } from './pod-sandbox.js';
+export type { Containers, ImageLookup } from './containers.js';
 export { buildService } from './server.js';
 export type { CallContext, ServiceOptions, Handlers } from './server.js';
 export { GRPC_STATUS, fromServiceError, toStatus } from './errors.js';
@@ -57,6 +68,14 @@ export function createCriServices(
       removePodSandbox: removePodSandbox(deps.sandboxes),
       podSandboxStatus: podSandboxStatus(deps.sandboxes, deps.nowNs),
       listPodSandbox: listPodSandbox(deps.sandboxes),
+      createContainer: createContainer(deps.containers),
+      startContainer: startContainer(deps.containers),
+      stopContainer: stopContainer(deps.containers),
+      removeContainer: removeContainer(deps.containers),
+      containerStatus: containerStatus(deps.containers, deps.images),
+      listContainers: listContainers(deps.containers, deps.images),
+      execSync: execSync(deps.containers),
+      reopenContainerLog: reopenContainerLog(deps.containers),
     },
     {
       serviceName: 'RuntimeService',

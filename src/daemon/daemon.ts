@@ -19,7 +19,16 @@ import type { Logger } from '../base/logger.js';
 import { redactConfig } from '../config/index.js';
 import type { Config } from '../config/index.js';
 import { MetadataStore } from '../store/index.js';
-import { RuntimeReadiness } from '../runtime/index.js';
+import {
+  boundingCapabilities,
+  ConmonRuntime,
+  ContainerService,
+  defaultSeccompProfile,
+  hostDevices,
+  ownOomScoreAdj,
+  RuntimeReadiness,
+} from '../runtime/index.js';
+import { spawnWithSyncPipe } from '../base/spawn-sync-pipe.js';
 import { CniManager, PodCidrService } from '../network/index.js';
 import type { PodNetwork } from '../sandbox/index.js';
 import { createCriServices } from '../cri/index.js';
@@ -55,6 +64,7 @@ export class Daemon {
   private listener: NetServer | undefined;
   private registry: RegistryClient | undefined;
   private cni: CniManager | undefined;
+  private conmonRuntime: ConmonRuntime | undefined;
   private isReady = false;
   /** Only a socket this daemon bound is removed on close: never another berthd's. */
   private hasBoundSocket = false;
@@ -102,6 +112,7 @@ export class Daemon {
     await snapshotter.init();
     // kubelet polls ImageFsInfo every few seconds; a walk of the snapshot store is too slow for each call.
     const imageFsUsage = new CachedAsync(() => snapshotter.usage(), IMAGE_FS_USAGE_MAX_AGE_MS);
+    const imagesInUse: { current: () => ReadonlySet<string> } = { current: () => new Set() };
     const images = await ImageService.open({
       repo: store.images,
       content,
@@ -111,6 +122,7 @@ export class Daemon {
       pusher: new ImagePusher(registry, content, cri.max_concurrent_downloads),
       log: log.child({ component: 'images' }),
       nowNs,
+      imagesInUse: () => imagesInUse.current(),
     });
 
     const cni = new CniManager({
@@ -124,9 +136,16 @@ export class Daemon {
     this.cni = cni;
     if (await cni.writeDefaultConfig()) log.info({ confDir: cri.cni.conf_dir }, 'wrote the default CNI config');
     await cni.start();
+    const podNamespaces = new PodNamespaces(exec);
+    // Pods and containers need each other (stopping a pod stops its containers): bound once both exist.
+    const podContainers: { current?: ContainerService } = {};
     const sandboxes = await SandboxService.open({
+      containers: {
+        stopAll: async (id) => podContainers.current?.stopAll(id),
+        removeAll: async (id) => podContainers.current?.removeAll(id),
+      },
       repo: store.sandboxes,
-      namespaces: new PodNamespaces(exec),
+      namespaces: podNamespaces,
       network: podNetworkOf(cni),
       rootDir: join(config.root, 'sandboxes'),
       stateDir: join(config.state, 'sandboxes'),
@@ -138,6 +157,41 @@ export class Daemon {
       log: log.child({ component: 'sandbox' }),
       nowNs,
     });
+
+    const containersDir = join(config.state, 'containers');
+    const conmonRuntime = new ConmonRuntime({
+      exec,
+      spawnWithSyncPipe,
+      conmonPath: cri.conmon_path,
+      runtimes: Object.fromEntries(Object.entries(cri.containerd.runtimes).map(([name, r]) => [name, r.binary])),
+      stateDir: config.state,
+      bundleDirOf: (id) => join(containersDir, id),
+      cgroupDriver: cri.cgroup_driver,
+      log: log.child({ component: 'conmon' }),
+      nowNs,
+    });
+    await conmonRuntime.init();
+    this.conmonRuntime = conmonRuntime;
+    const containers = await ContainerService.open({
+      repo: store.containers,
+      runtime: conmonRuntime,
+      snapshotter,
+      pods: sandboxes,
+      images,
+      stateDir: containersDir,
+      host: {
+        capabilities: await boundingCapabilities(),
+        devices: await hostDevices(),
+        cgroupDriver: cri.cgroup_driver,
+        minOomScoreAdj: await ownOomScoreAdj(),
+        seccompDefault: defaultSeccompProfile(),
+      },
+      log: log.child({ component: 'containers' }),
+      nowNs,
+      unmountAll: (path) => podNamespaces.unmountIfMounted(path),
+    });
+    podContainers.current = containers;
+    imagesInUse.current = () => containers.imagesInUse();
 
     const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     const isReady = (): boolean => this.isReady;
@@ -158,6 +212,7 @@ export class Daemon {
         networkReadiness: { check: () => cni.status() },
         podCidrs,
         sandboxes,
+        containers,
         nowNs,
         images,
         imageFs: {
@@ -203,6 +258,7 @@ export class Daemon {
     if (this.hasBoundSocket) await rm(this.socketPath, { force: true });
     await this.registry?.close();
     await this.cni?.close();
+    this.conmonRuntime?.close();
     this.store?.close();
     log.info('berthd stopped');
   }

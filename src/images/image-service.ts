@@ -3,7 +3,7 @@
  * Reads come from memory (ImageIndex + per-image details loaded once from the content store); a pull
  * writes all content first and the name records last, in one transaction, so a listed image is whole.
  */
-import { BerthError } from '../base/errors.js';
+import { BerthError, errorCode } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import type { ContentStore, LeaseManager } from '../content/index.js';
 import { chainIds } from '../snapshots/index.js';
@@ -394,8 +394,17 @@ export class ImageService {
       return n;
     };
     const unused = all.filter((l) => !used.has(l.chainId)).sort((a, b) => depth(b.chainId) - depth(a.chainId));
-    for (const l of unused) await this.layers.remove(l.chainId);
-    return unused.length;
+    let removed = 0;
+    for (const l of unused) {
+      try {
+        await this.layers.remove(l.chainId);
+        removed++;
+      } catch (err) {
+        // A container's writable snapshot (or a layer above it) still stands on this layer: keep it.
+        if (errorCode(err) !== 'FAILED_PRECONDITION') throw err;
+      }
+    }
+    return removed;
   }
 
   /** Config digests still named in any namespace, with their blobs: what GC must keep. */

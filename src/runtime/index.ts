@@ -1,7 +1,24 @@
 /**
- * runtime: OCI runtimes (runc, crun) under conmon — spec generation, lifecycle, exec, exit watching and
- * recovery (issue #5). For now: whether the configured runtime and conmon are present (RuntimeReady).
+ * runtime: containers under OCI runtimes (runc, crun) and conmon (issue #5): the OCI spec built from the CRI
+ * config and the image, the container service (lifecycle, state, recovery), and the readiness check.
  */
 export { RuntimeReadiness } from './readiness.js';
 export type { RuntimeReadinessConfig } from './readiness.js';
 export type { Condition } from '../base/condition.js';
+export { ContainerService, stopSignalOf } from './container-service.js';
+export type { Container, ContainerDeps, ContainerFilter, ContainerStatusFields } from './container-service.js';
+export type {
+  ContainerExit,
+  ContainerRuntime,
+  CreateRequest,
+  ExecSyncResult,
+  RuntimeState,
+} from './container-runtime.js';
+export { buildOciSpec, capabilitiesOf, cgroupsPathOf, DEFAULT_CAPABILITIES } from './oci-spec.js';
+export type { HostFacts, ImageRuntimeConfig, PodContext, SpecInput } from './oci-spec.js';
+export type { OciSpec } from './oci-types.js';
+export { boundingCapabilities, hostDevices, ownOomScoreAdj } from './host-facts.js';
+export { defaultSeccompProfile } from './seccomp-default.js';
+export { parseGroup, parsePasswd, resolveUser } from './image-user.js';
+export { ConmonRuntime } from './conmon-runtime.js';
+export type { ConmonRuntimeOptions } from './conmon-runtime.js';

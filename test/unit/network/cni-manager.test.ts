@@ -40,6 +40,8 @@ class FakePlugins {
         signal: null,
         stdout: '',
         stderr: '',
+        stdoutBytes: Buffer.alloc(0),
+        stderrBytes: Buffer.alloc(0),
         truncated: false,
         durationMs: 1,
       };
@@ -52,6 +54,8 @@ class FakePlugins {
       signal: null,
       stdout,
       stderr: '',
+      stdoutBytes: Buffer.from(stdout),
+      stderrBytes: Buffer.alloc(0),
       truncated: false,
       durationMs: 1,
     });
@@ -235,6 +239,8 @@ describe('CniManager (fake plugins)', () => {
         signal: null,
         stdout: '',
         stderr: 'panic: nil map',
+        stdoutBytes: Buffer.alloc(0),
+        stderrBytes: Buffer.from('panic: nil map'),
         truncated: false,
         durationMs: 1,
       }),

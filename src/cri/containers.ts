@@ -1,0 +1,191 @@
+/**
+ * RuntimeService container RPCs: CreateContainer, StartContainer, StopContainer, RemoveContainer,
+ * ContainerStatus, ListContainers, ExecSync, ReopenContainerLog.
+ */
+import { ContainerConfig, ContainerState } from '../api/gen/cri.js';
+import type {
+  Container as CriContainer,
+  ContainerStatusRequest,
+  ContainerStatusResponse,
+  CreateContainerRequest,
+  CreateContainerResponse,
+  ExecSyncRequest,
+  ExecSyncResponse,
+  ListContainersRequest,
+  ListContainersResponse,
+  RemoveContainerRequest,
+  RemoveContainerResponse,
+  ReopenContainerLogRequest,
+  ReopenContainerLogResponse,
+  StartContainerRequest,
+  StartContainerResponse,
+  StopContainerRequest,
+  StopContainerResponse,
+} from '../api/gen/cri.js';
+import { BerthError } from '../base/errors.js';
+import type { ImageService } from '../images/index.js';
+import type { Container, ContainerService } from '../runtime/index.js';
+import type { CallContext } from './server.js';
+
+export type Containers = Pick<
+  ContainerService,
+  'create' | 'start' | 'stop' | 'remove' | 'get' | 'list' | 'execSync' | 'reopenLog'
+>;
+export type ImageLookup = Pick<ImageService, 'find'>;
+
+/** ExecSync output above this is cut (CVE-2022-31030, CVE-2022-1708): kubelet probes need a few bytes. */
+export const EXEC_SYNC_MAX_OUTPUT = 16 * 1024 * 1024;
+
+const STATES: Record<Container['state'], ContainerState> = {
+  creating: ContainerState.CONTAINER_CREATED,
+  created: ContainerState.CONTAINER_CREATED,
+  running: ContainerState.CONTAINER_RUNNING,
+  exited: ContainerState.CONTAINER_EXITED,
+};
+
+function requireId(id: string, rpc: string): string {
+  if (id === '') throw new BerthError('INVALID_ARGUMENT', `${rpc} needs a container id`);
+  return id;
+}
+
+function imageRefOf(c: Container, images: ImageLookup): string {
+  const image = images.find(c.namespace, c.imageId);
+  return image?.repoDigests[0] ?? c.imageId;
+}
+
+function toCriContainer(c: Container, images: ImageLookup): CriContainer {
+  return {
+    id: c.id,
+    podSandboxId: c.sandboxId,
+    metadata: c.config.metadata,
+    image: { image: c.imageRef, annotations: {}, userSpecifiedImage: c.imageRef, runtimeHandler: '', imageRef: '' },
+    imageRef: imageRefOf(c, images),
+    state: STATES[c.state],
+    createdAt: c.createdAtNs,
+    labels: { ...c.config.labels },
+    annotations: { ...c.config.annotations },
+    imageId: c.imageId,
+  };
+}
+
+export function createContainer(containers: Containers) {
+  return async (request: CreateContainerRequest, ctx: CallContext): Promise<CreateContainerResponse> => {
+    if (request.config === undefined) throw new BerthError('INVALID_ARGUMENT', 'CreateContainer needs a config');
+    const c = await containers.create(
+      ctx.namespace,
+      requireId(request.podSandboxId, 'CreateContainer'),
+      request.config,
+    );
+    return { containerId: c.id };
+  };
+}
+
+export function startContainer(containers: Containers) {
+  return async (request: StartContainerRequest, ctx: CallContext): Promise<StartContainerResponse> => {
+    await containers.start(ctx.namespace, requireId(request.containerId, 'StartContainer'));
+    return {};
+  };
+}
+
+export function stopContainer(containers: Containers) {
+  return async (request: StopContainerRequest, ctx: CallContext): Promise<StopContainerResponse> => {
+    const timeout = Number(request.timeout);
+    if (timeout < 0) throw new BerthError('INVALID_ARGUMENT', 'StopContainer timeout must not be negative');
+    await containers.stop(ctx.namespace, requireId(request.containerId, 'StopContainer'), timeout);
+    return {};
+  };
+}
+
+export function removeContainer(containers: Containers) {
+  return async (request: RemoveContainerRequest, ctx: CallContext): Promise<RemoveContainerResponse> => {
+    await containers.remove(ctx.namespace, requireId(request.containerId, 'RemoveContainer'));
+    return {};
+  };
+}
+
+export function containerStatus(containers: Containers, images: ImageLookup) {
+  return async (request: ContainerStatusRequest, ctx: CallContext): Promise<ContainerStatusResponse> => {
+    const c = containers.get(ctx.namespace, requireId(request.containerId, 'ContainerStatus'));
+    const base = toCriContainer(c, images);
+    const info: Record<string, string> = {};
+    if (request.verbose) {
+      info['info'] = JSON.stringify({
+        sandboxID: c.sandboxId,
+        pid: c.status.pid,
+        runtimeHandler: c.runtimeHandler,
+        stopSignal: c.stopSignal,
+        config: ContainerConfig.toJSON(c.config),
+      });
+    }
+    return {
+      status: {
+        id: c.id,
+        metadata: c.config.metadata,
+        state: base.state,
+        createdAt: c.createdAtNs,
+        startedAt: c.status.startedAtNs,
+        finishedAt: c.status.finishedAtNs,
+        exitCode: c.status.exitCode,
+        image: base.image,
+        imageRef: base.imageRef,
+        reason: c.status.reason,
+        message: c.status.message,
+        labels: base.labels,
+        annotations: base.annotations,
+        mounts: c.config.mounts,
+        logPath: c.status.logPath,
+        resources: c.config.linux?.resources ? { linux: c.config.linux.resources, windows: undefined } : undefined,
+        imageId: c.imageId,
+        user: undefined,
+        stopSignal: c.config.stopSignal,
+      },
+      info,
+    };
+  };
+}
+
+export function listContainers(containers: Containers, images: ImageLookup) {
+  return async (request: ListContainersRequest, ctx: CallContext): Promise<ListContainersResponse> => {
+    const f = request.filter;
+    const state = f?.state === undefined ? undefined : stateOf(f.state.state);
+    const list = containers.list(ctx.namespace, {
+      ...(f?.id ? { id: f.id } : {}),
+      ...(f?.podSandboxId ? { sandboxId: f.podSandboxId } : {}),
+      ...(state === undefined ? {} : { state }),
+      labels: f?.labelSelector ?? {},
+    });
+    return { containers: list.map((c) => toCriContainer(c, images)) };
+  };
+}
+
+function stateOf(state: ContainerState): Container['state'] | undefined {
+  if (state === ContainerState.CONTAINER_CREATED) return 'created';
+  if (state === ContainerState.CONTAINER_RUNNING) return 'running';
+  if (state === ContainerState.CONTAINER_EXITED) return 'exited';
+  return undefined;
+}
+
+export function execSync(containers: Containers) {
+  return async (request: ExecSyncRequest, ctx: CallContext): Promise<ExecSyncResponse> => {
+    const timeout = Number(request.timeout);
+    if (timeout < 0) throw new BerthError('INVALID_ARGUMENT', 'ExecSync timeout must not be negative');
+    const res = await containers.execSync(
+      ctx.namespace,
+      requireId(request.containerId, 'ExecSync'),
+      request.cmd,
+      timeout,
+    );
+    return {
+      stdout: res.stdout.subarray(0, EXEC_SYNC_MAX_OUTPUT),
+      stderr: res.stderr.subarray(0, EXEC_SYNC_MAX_OUTPUT),
+      exitCode: res.exitCode,
+    };
+  };
+}
+
+export function reopenContainerLog(containers: Containers) {
+  return async (request: ReopenContainerLogRequest, ctx: CallContext): Promise<ReopenContainerLogResponse> => {
+    await containers.reopenLog(ctx.namespace, requireId(request.containerId, 'ReopenContainerLog'));
+    return {};
+  };
+}

@@ -1,0 +1,308 @@
+/**
+ * ContainerRuntime on conmon + an OCI runtime (runc or crun), as CRI-O runs containers: one conmon per
+ * container holds its stdio, writes the CRI log file and the exit code, and outlives berthd. berthd talks to
+ * the OCI runtime directly for start, kill, delete, state and exec.
+ *
+ *   <state>/runc/          the OCI runtime's --root (its own state)
+ *   <state>/exits/<id>     exit code written by conmon (--exit-dir); the watcher reacts to new files
+ *   <state>/s/<id>/attach  conmon's attach socket (--socket-dir-path kept short: sun_path is 108 bytes)
+ *   <bundle>/ctl           conmon's control FIFO ("2 0 0" reopens the log, "1 H W" resizes the terminal)
+ *   <bundle>/oom           written by conmon (--persist-dir) when the container was OOM-killed
+ */
+import { watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BerthError } from '../base/errors.js';
+import type { Exec, ExecResult } from '../base/exec.js';
+import { describeArgv, stderrTail } from '../base/exec.js';
+import type { Logger } from '../base/logger.js';
+import type { SpawnWithSyncPipe } from '../base/spawn-sync-pipe.js';
+import type {
+  ContainerExit,
+  ContainerRuntime,
+  CreateRequest,
+  ExecSyncResult,
+  RuntimeState,
+} from './container-runtime.js';
+
+export interface ConmonRuntimeOptions {
+  readonly exec: Exec;
+  readonly spawnWithSyncPipe: SpawnWithSyncPipe;
+  readonly conmonPath: string;
+  /** Runtime handler name -> OCI runtime binary. */
+  readonly runtimes: Readonly<Record<string, string>>;
+  readonly stateDir: string;
+  /** Where each container's bundle lives (the container service's dir). */
+  readonly bundleDirOf: (id: string) => string;
+  readonly cgroupDriver: 'cgroupfs' | 'systemd';
+  readonly log: Logger;
+  readonly nowNs: () => bigint;
+}
+
+const RUNTIME_TIMEOUT_MS = 60_000;
+const CREATE_TIMEOUT_MS = 120_000;
+const EXEC_OUTPUT_CAP = 16 * 1024 * 1024;
+const RESCAN_MS = 2000;
+const GONE = /does not exist|not found|no such file/i;
+const NOT_RUNNING = /not running|process already finished|container not found|no such process/i;
+
+export class ConmonRuntime implements ContainerRuntime {
+  private readonly listeners: ((exit: ContainerExit) => void)[] = [];
+  private readonly reported = new Set<string>();
+  private watcher: FSWatcher | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: ConmonRuntimeOptions) {}
+
+  private get runtimeRoot(): string {
+    return join(this.opts.stateDir, 'runc');
+  }
+
+  private get exitDir(): string {
+    return join(this.opts.stateDir, 'exits');
+  }
+
+  private get socketDir(): string {
+    return join(this.opts.stateDir, 's');
+  }
+
+  /** Creates the dirs and starts watching for exits. */
+  async init(): Promise<void> {
+    for (const dir of [this.runtimeRoot, this.exitDir, this.socketDir]) {
+      await mkdir(dir, { recursive: true, mode: 0o711 });
+    }
+    this.watcher = watch(this.exitDir, () => void this.scanExits());
+    this.watcher.on('error', (err) => this.opts.log.warn({ err }, 'exit dir watch failed; rescanning on a timer'));
+    // fs.watch can miss events (and none arrive for exits while berthd was down): rescan now and then.
+    this.rescanTimer = setInterval(() => void this.scanExits(), RESCAN_MS);
+    this.rescanTimer.unref();
+  }
+
+  close(): void {
+    this.watcher?.close();
+    if (this.rescanTimer !== undefined) clearInterval(this.rescanTimer);
+  }
+
+  onExit(listener: (exit: ContainerExit) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async create(req: CreateRequest): Promise<{ readonly pid: number }> {
+    const binary = this.binaryOf(req.runtimeHandler);
+    const bundle = req.bundleDir;
+    await rm(join(this.exitDir, req.id), { force: true });
+    this.reported.delete(req.id);
+    const args = [
+      '--api-version',
+      '1',
+      '-c',
+      req.id,
+      '-u',
+      req.id,
+      '-n',
+      req.id,
+      '-r',
+      binary,
+      '-b',
+      bundle,
+      '-p',
+      join(bundle, 'pidfile'),
+      '-P',
+      join(bundle, 'conmon.pid'),
+      '--exit-dir',
+      this.exitDir,
+      '--persist-dir',
+      bundle,
+      '--socket-dir-path',
+      this.socketDir,
+      '--log-level',
+      'info',
+      '--syslog',
+      ...this.runtimeArgs().flatMap((a) => ['--runtime-arg', a]),
+      // Without a pod log path the output still goes somewhere readable: the bundle's own log file.
+      '-l',
+      `k8s-file:${req.logPath === '' ? join(bundle, 'container.log') : req.logPath}`,
+      ...(req.tty ? ['-t'] : []),
+      ...(req.stdin ? ['-i'] : []),
+      ...(req.stdin && !req.stdinOnce ? ['--leave-stdin-open'] : []),
+    ];
+    const res = await this.opts.spawnWithSyncPipe({
+      file: this.opts.conmonPath,
+      args,
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+      timeoutMs: CREATE_TIMEOUT_MS,
+      cwd: bundle,
+    });
+    let message = res.stderr.trim();
+    let pid = -1;
+    try {
+      const sync = JSON.parse(res.syncLine) as { data?: number; pid?: number; message?: string };
+      pid = sync.data ?? sync.pid ?? -1;
+      if (sync.message) message = sync.message;
+    } catch {
+      // no sync line: conmon failed before creating; its stderr says why
+    }
+    if (pid <= 0) {
+      const runtimeLog = await readFile(join(bundle, 'log.json'), 'utf8').catch(() => '');
+      throw new BerthError(
+        'UNKNOWN',
+        `create container ${req.id}: ${message || stderrTail(runtimeLog) || `conmon exited with ${res.exitCode}`}`,
+      );
+    }
+    return { pid };
+  }
+
+  async start(id: string, runtimeHandler: string): Promise<void> {
+    await this.runtime(runtimeHandler, ['start', id], `start container ${id}`);
+  }
+
+  async kill(id: string, runtimeHandler: string, signal: string): Promise<void> {
+    const res = await this.runRaw(runtimeHandler, ['kill', id, signal]);
+    if (res.exitCode !== 0 && !NOT_RUNNING.test(res.stderr) && !GONE.test(res.stderr)) {
+      throw new BerthError('UNKNOWN', `kill container ${id} with ${signal}: ${stderrTail(res.stderr).trim()}`);
+    }
+  }
+
+  async delete(id: string, runtimeHandler: string): Promise<void> {
+    const res = await this.runRaw(runtimeHandler, ['delete', '--force', id]);
+    if (res.exitCode !== 0 && !GONE.test(res.stderr)) {
+      throw new BerthError('UNKNOWN', `delete container ${id}: ${stderrTail(res.stderr).trim()}`);
+    }
+    await rm(join(this.exitDir, id), { force: true });
+    await rm(join(this.socketDir, id), { recursive: true, force: true });
+    this.reported.delete(id);
+  }
+
+  async state(id: string, runtimeHandler: string): Promise<RuntimeState> {
+    const res = await this.runRaw(runtimeHandler, ['state', id]);
+    if (res.exitCode !== 0) {
+      if (GONE.test(res.stderr)) return { status: 'stopped', pid: 0 };
+      throw new BerthError('UNKNOWN', `state of container ${id}: ${stderrTail(res.stderr).trim()}`);
+    }
+    const st = JSON.parse(res.stdout) as { status?: string; pid?: number };
+    const status =
+      st.status === 'created' || st.status === 'running' || st.status === 'stopped' ? st.status : 'unknown';
+    return { status, pid: st.pid ?? 0 };
+  }
+
+  async execSync(
+    id: string,
+    runtimeHandler: string,
+    cmd: readonly string[],
+    timeoutMs: number,
+  ): Promise<ExecSyncResult> {
+    const pidFile = join(this.opts.bundleDirOf(id), `exec-${process.hrtime.bigint()}.pid`);
+    const binary = this.binaryOf(runtimeHandler);
+    const args = [...this.runtimeArgs(), 'exec', '--pid-file', pidFile, id, ...cmd];
+    try {
+      const res = await this.opts.exec({
+        file: binary,
+        args,
+        timeoutMs: timeoutMs > 0 ? timeoutMs : 24 * 3600 * 1000,
+        maxOutputBytes: EXEC_OUTPUT_CAP,
+      });
+      if (res.exitCode === null) {
+        throw new BerthError('UNKNOWN', `exec in container ${id} ended by signal ${res.signal ?? '?'}`);
+      }
+      return { stdout: res.stdoutBytes, stderr: res.stderrBytes, exitCode: res.exitCode };
+    } catch (err) {
+      // The runtime was killed at the deadline; the process it started in the container must go too.
+      const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      if (err instanceof BerthError && err.code === 'DEADLINE_EXCEEDED') {
+        throw new BerthError('DEADLINE_EXCEEDED', `command timed out after ${timeoutMs / 1000}s in container ${id}`);
+      }
+      throw err;
+    } finally {
+      await rm(pidFile, { force: true });
+    }
+  }
+
+  async reopenLog(id: string): Promise<void> {
+    const ctl = join(this.opts.bundleDirOf(id), 'ctl');
+    let fh;
+    try {
+      fh = await open(ctl, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      throw new BerthError(
+        'FAILED_PRECONDITION',
+        `container ${id} has no conmon to reopen its log (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      );
+    }
+    try {
+      await fh.write('2 0 0\n');
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async exitOf(id: string): Promise<ContainerExit | undefined> {
+    const path = join(this.exitDir, id);
+    const [text, st] = await Promise.all([
+      readFile(path, 'utf8').catch(() => undefined),
+      stat(path).catch(() => undefined),
+    ]);
+    if (text === undefined || st === undefined || text.trim() === '') return undefined;
+    const exitCode = Number(text.trim());
+    if (!Number.isInteger(exitCode)) return undefined;
+    const oomKilled = await stat(join(this.opts.bundleDirOf(id), 'oom')).then(
+      () => true,
+      () => false,
+    );
+    return { id, exitCode, finishedAtNs: BigInt(Math.round(st.mtimeMs * 1e6)), oomKilled };
+  }
+
+  private async scanExits(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.exitDir);
+    } catch {
+      return;
+    }
+    for (const id of names) {
+      if (!/^[0-9a-f]{64}$/.test(id) || this.reported.has(id)) continue;
+      const exit = await this.exitOf(id);
+      if (exit === undefined) continue; // conmon is still writing it
+      this.reported.add(id);
+      for (const listener of this.listeners) listener(exit);
+    }
+  }
+
+  private binaryOf(handler: string): string {
+    const binary = this.opts.runtimes[handler];
+    if (binary === undefined)
+      throw new BerthError('INVALID_ARGUMENT', `runtime handler "${handler}" is not configured`);
+    return binary;
+  }
+
+  private runtimeArgs(): string[] {
+    return [`--root=${this.runtimeRoot}`, ...(this.opts.cgroupDriver === 'systemd' ? ['--systemd-cgroup'] : [])];
+  }
+
+  private runRaw(handler: string, args: readonly string[]): Promise<ExecResult> {
+    return this.opts.exec({
+      file: this.binaryOf(handler),
+      args: [...this.runtimeArgs(), ...args],
+      timeoutMs: RUNTIME_TIMEOUT_MS,
+    });
+  }
+
+  private async runtime(handler: string, args: readonly string[], doing: string): Promise<void> {
+    const res = await this.runRaw(handler, args);
+    if (res.exitCode !== 0) {
+      const code = GONE.test(res.stderr) ? 'NOT_FOUND' : 'UNKNOWN';
+      throw new BerthError(
+        code,
+        `${doing}: ${describeArgv(this.binaryOf(handler), args)}: ${stderrTail(res.stderr).trim()}`,
+      );
+    }
+  }
+}
