@@ -33,8 +33,11 @@ export type Containers = Pick<
 >;
 export type ImageLookup = Pick<ImageService, 'find'>;
 
-/** ExecSync output above this is cut (CVE-2022-31030, CVE-2022-1708): kubelet probes need a few bytes. */
-export const EXEC_SYNC_MAX_OUTPUT = 16 * 1024 * 1024;
+/**
+ * ExecSync output above this is cut (CVE-2022-31030, CVE-2022-1708): stdout and stderr together, with room for
+ * the message framing, so the whole response fits kubelet's (and crictl's) 16 MiB receive limit.
+ */
+export const EXEC_SYNC_MAX_OUTPUT = 16 * 1024 * 1024 - 64 * 1024;
 
 const STATES: Record<Container['state'], ContainerState> = {
   creating: ContainerState.CONTAINER_CREATED,
@@ -175,9 +178,10 @@ export function execSync(containers: Containers) {
       request.cmd,
       timeout,
     );
+    const stdout = res.stdout.subarray(0, EXEC_SYNC_MAX_OUTPUT);
     return {
-      stdout: res.stdout.subarray(0, EXEC_SYNC_MAX_OUTPUT),
-      stderr: res.stderr.subarray(0, EXEC_SYNC_MAX_OUTPUT),
+      stdout,
+      stderr: res.stderr.subarray(0, EXEC_SYNC_MAX_OUTPUT - stdout.length),
       exitCode: res.exitCode,
     };
   };

@@ -178,10 +178,14 @@ export class ContainerService {
       if (c.state !== 'created') {
         throw new BerthError('FAILED_PRECONDITION', `container ${id} is ${c.state}, not created: it cannot be started`);
       }
+      const startedAtNs = this.deps.nowNs();
       await this.deps.runtime.start(id, c.runtimeHandler);
-      const started = this.containers.get(id)!; // an exit may already have been recorded
-      if (started.state === 'exited') return started;
-      return this.save({ ...started, state: 'running', status: { ...started.status, startedAtNs: this.deps.nowNs() } });
+      const now = this.containers.get(id)!; // a fast process may have exited already
+      return this.save({
+        ...now,
+        state: now.state === 'exited' ? 'exited' : 'running',
+        status: { ...now.status, startedAtNs },
+      });
     });
   }
 

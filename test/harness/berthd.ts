@@ -52,6 +52,8 @@ export interface Berthd {
   cleanup(): Promise<void>;
 }
 
+const KUBELET_MAX_MESSAGE = 16 * 1024 * 1024;
+
 export async function makeTempDir(prefix = 'berth-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
@@ -163,7 +165,13 @@ async function launch(args: {
     clients.push(c);
     return c;
   };
-  const runtime = (): RuntimeServiceClient => track(new RuntimeServiceClient(address, credentials.createInsecure()));
+  // kubelet's and crictl's receive limit (16 MiB), not grpc-js's 4 MiB default: ExecSync output is sized for it.
+  const runtime = (): RuntimeServiceClient =>
+    track(
+      new RuntimeServiceClient(address, credentials.createInsecure(), {
+        'grpc.max_receive_message_length': KUBELET_MAX_MESSAGE,
+      }),
+    );
   const closeClients = (): void => {
     for (const c of clients.splice(0)) c.close();
   };

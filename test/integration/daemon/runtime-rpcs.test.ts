@@ -106,16 +106,18 @@ describe('foundation RPCs', { skip, timeout: 120_000 }, () => {
 
   it('answers UNIMPLEMENTED, naming the RPC, for what has not landed', async () => {
     const rt = berthd.runtime();
-    const err = await unaryError(rt.listContainers.bind(rt), { filter: undefined });
+    const err = await unaryError(rt.containerStats.bind(rt), { containerId: 'x' });
     assert.equal(err.code, status.UNIMPLEMENTED);
-    assert.match(err.details, /RuntimeService\.ListContainers/);
-    const err2 = await unaryError(rt.createContainer.bind(rt), {
-      podSandboxId: 'x',
-      config: undefined,
-      sandboxConfig: undefined,
+    assert.match(err.details, /RuntimeService\.ContainerStats/);
+    const err2 = await unaryError(rt.attach.bind(rt), {
+      containerId: 'x',
+      stdin: false,
+      tty: false,
+      stdout: true,
+      stderr: true,
     });
     assert.equal(err2.code, status.UNIMPLEMENTED);
-    assert.match(err2.details, /RuntimeService\.CreateContainer/);
+    assert.match(err2.details, /RuntimeService\.Attach/);
   });
 
   it('admin namespaces: built-ins exist, create and remove work, built-ins stay', async () => {
