@@ -168,12 +168,55 @@ export class CriLogReader implements AsyncIterable<LogOutput> {
     this.chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   }
 
+  /**
+   * One generator does all the yielding: every nested `yield*` of an async generator costs a promise hop per
+   * line, and logs have millions of lines. The helpers below return each chunk's outputs as an array.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<LogOutput> {
     if (this.isStarted) throw new BerthError('FAILED_PRECONDITION', `log reader for "${this.path}" was already read`);
     this.isStarted = true;
+    const { follow = false, signal } = this.options;
     const waiter = new FileChangeWaiter(this.options.pollMs ?? DEFAULT_POLL_MS);
     try {
-      yield* this.read(waiter);
+      if (!(await this.start(follow))) return;
+      let nextStopCheck = 0;
+      for (;;) {
+        for (let batch = await this.readChunk(); batch; batch = await this.readChunk()) yield* batch;
+        if (!follow) {
+          yield* this.finish();
+          return;
+        }
+        if (this.isFinished || signal?.aborted) return;
+
+        const next = await this.replacement();
+        if (next) {
+          // Lines conmon wrote between our last read and its reopen are still in the old file.
+          for (let batch = await this.readChunk(); batch; batch = await this.readChunk()) yield* batch;
+          yield* this.takeCarry();
+          await this.switchTo(next);
+          waiter.watch(this.path);
+          continue;
+        }
+        const current = (await this.openFile().stat()).size;
+        if (current < this.position) {
+          this.stats.truncations += 1;
+          this.position = 0;
+          this.carry = Buffer.alloc(0);
+          continue;
+        }
+        if (!waiter.isWatching) waiter.watch(this.path);
+
+        if (this.options.shouldStop && Date.now() >= nextStopCheck) {
+          nextStopCheck = Date.now() + (this.options.stopCheckMs ?? DEFAULT_STOP_CHECK_MS);
+          if (await this.options.shouldStop()) {
+            // The container has exited: whatever conmon wrote before the exit is in the file now.
+            for (let batch = await this.readChunk(); batch; batch = await this.readChunk()) yield* batch;
+            yield* this.finish();
+            return;
+          }
+        }
+        await waiter.wait(signal);
+      }
     } finally {
       waiter.close();
       await this.fh?.close();
@@ -181,8 +224,8 @@ export class CriLogReader implements AsyncIterable<LogOutput> {
     }
   }
 
-  private async *read(waiter: FileChangeWaiter): AsyncGenerator<LogOutput> {
-    const { follow = false, signal } = this.options;
+  /** Opens the file and positions it for --tail; false when nothing can be printed (--tail 0, --limit-bytes 0). */
+  private async start(follow: boolean): Promise<boolean> {
     const fh = await openLog(this.path);
     this.fh = fh;
     const size = (await fh.stat()).size;
@@ -197,93 +240,51 @@ export class CriLogReader implements AsyncIterable<LogOutput> {
     // Like the kubelet's limitedMode: without --follow, --tail N prints at most N lines.
     if (!follow && this.tail >= 0) this.linesToEmit = this.tail;
     if (this.limitBytes >= 0) this.bytesLeft = this.limitBytes;
-    if (this.linesToEmit === 0 || this.bytesLeft === 0) return;
-
-    if (!follow) {
-      yield* this.drain();
-      if (!this.isFinished && !signal?.aborted) yield* this.finish();
-      return;
-    }
-
-    waiter.watch(this.path);
-    let nextStopCheck = 0;
-    for (;;) {
-      yield* this.drain();
-      if (this.isFinished || signal?.aborted) return;
-
-      const next = await this.replacement();
-      if (next) {
-        // Lines conmon wrote between our last read and its reopen are still in the old file.
-        yield* this.drain();
-        yield* this.takeCarry();
-        await this.switchTo(next);
-        waiter.watch(this.path);
-        continue;
-      }
-      const current = (await this.openFile().stat()).size;
-      if (current < this.position) {
-        this.stats.truncations += 1;
-        this.position = 0;
-        this.carry = Buffer.alloc(0);
-        continue;
-      }
-      if (!waiter.isWatching) waiter.watch(this.path);
-
-      if (this.options.shouldStop && Date.now() >= nextStopCheck) {
-        nextStopCheck = Date.now() + (this.options.stopCheckMs ?? DEFAULT_STOP_CHECK_MS);
-        if (await this.options.shouldStop()) {
-          // The container has exited: whatever conmon wrote before the exit is in the file now.
-          yield* this.drain();
-          if (!this.isFinished && !signal?.aborted) yield* this.finish();
-          return;
-        }
-      }
-      await waiter.wait(signal);
-    }
+    return this.linesToEmit > 0 && this.bytesLeft > 0;
   }
 
-  /** Reads the open file from `position` to its current end, yielding every line it completes. */
-  private async *drain(): AsyncGenerator<LogOutput> {
-    const fh = this.openFile();
-    for (;;) {
-      if (this.isFinished || this.options.signal?.aborted) return;
-      const chunk = Buffer.alloc(this.chunkBytes);
-      const { bytesRead } = await fh.read(chunk, 0, chunk.length, this.position);
-      if (bytesRead === 0) return;
-      this.position += bytesRead;
-      this.stats.bytesRead += bytesRead;
-      const data =
-        this.carry.length > 0
-          ? Buffer.concat([this.carry, chunk.subarray(0, bytesRead)])
-          : chunk.subarray(0, bytesRead);
-      let start = 0;
-      for (let end = data.indexOf(NEWLINE); end >= 0; end = data.indexOf(NEWLINE, start)) {
-        const output = this.take(data.subarray(start, end));
-        start = end + 1;
-        if (output) yield output;
-        if (this.isFinished) return;
-      }
-      // Copy the tail: keeping a view would pin the whole chunk until the record's newline arrives.
-      this.carry = Buffer.from(data.subarray(start));
+  /**
+   * Reads the next chunk of the open file and returns the lines it completes; undefined at the end of the
+   * file, or once output is finished or aborted.
+   */
+  private async readChunk(): Promise<LogOutput[] | undefined> {
+    if (this.isFinished || this.options.signal?.aborted) return undefined;
+    const chunk = Buffer.alloc(this.chunkBytes);
+    const { bytesRead } = await this.openFile().read(chunk, 0, chunk.length, this.position);
+    if (bytesRead === 0) return undefined;
+    this.position += bytesRead;
+    this.stats.bytesRead += bytesRead;
+    const data =
+      this.carry.length > 0 ? Buffer.concat([this.carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+    const outputs: LogOutput[] = [];
+    let start = 0;
+    for (let end = data.indexOf(NEWLINE); end >= 0 && !this.isFinished; end = data.indexOf(NEWLINE, start)) {
+      const output = this.take(data.subarray(start, end));
+      start = end + 1;
+      if (output) outputs.push(output);
     }
+    // Copy the rest: keeping a view would pin the whole chunk until the record's newline arrives.
+    this.carry = Buffer.from(data.subarray(start));
+    return outputs;
   }
 
   /** At the end of the input: the last record without a newline and any open P runs are printed as they are. */
-  private *finish(): Generator<LogOutput> {
-    yield* this.takeCarry();
+  private finish(): LogOutput[] {
+    const outputs = this.takeCarry();
     for (const line of this.joiner.flush()) {
-      if (this.isFinished) return;
+      if (this.isFinished || this.options.signal?.aborted) break;
       const output = this.deliver(line);
-      if (output) yield output;
+      if (output) outputs.push(output);
     }
+    return outputs;
   }
 
   /** Takes the bytes after the last newline as a record: the file they were in has ended. */
-  private *takeCarry(): Generator<LogOutput> {
-    if (this.carry.length === 0 || this.isFinished) return;
+  private takeCarry(): LogOutput[] {
+    if (this.carry.length === 0 || this.isFinished || this.options.signal?.aborted) return [];
     const output = this.take(this.carry);
     this.carry = Buffer.alloc(0);
-    if (output) yield output;
+    return output ? [output] : [];
   }
 
   /** Parses one record and, when it completes a line, returns that line's output. */

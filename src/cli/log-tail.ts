@@ -55,7 +55,15 @@ export async function findTailStart(
   options: TailScanOptions,
 ): Promise<TailStart> {
   if (lines < 0) return { offset: 0, skipLines: 0, bytesRead: 0 };
-  if (lines === 0) return { offset: size, skipLines: 0, bytesRead: 0 };
+  if (lines === 0) {
+    if (options.includeUnterminated) return { offset: size, skipLines: 0, bytesRead: 0 };
+    // A follower starts after the last newline, so a record being written now is read whole, not from its middle.
+    const reader = new BackwardRecordReader(fh, size, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    for await (const record of reader.records(false)) {
+      return { offset: record.offset + record.bytes.length + 1, skipLines: 0, bytesRead: reader.bytesRead };
+    }
+    return { offset: 0, skipLines: 0, bytesRead: reader.bytesRead };
+  }
 
   const reader = new BackwardRecordReader(fh, size, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   // Streams whose wanted line is still open: we have seen its end and are collecting its earlier P records.

@@ -182,6 +182,25 @@ describe('readCriLog', () => {
       assert.deepEqual(await read(content, { limitBytes: 10, timestamps: true }), ['2026-11-22']);
     });
 
+    it('stops a one-shot read when the signal aborts', async () => {
+      const path = await logFile([...Array(20_000).keys()].map((n) => out(n, `line ${n}`)).join(''));
+      const controller = new AbortController();
+      const reader = readCriLog(path, { signal: controller.signal, chunkBytes: 4096 });
+      let count = 0;
+      for await (const _ of reader) {
+        count += 1;
+        if (count === 10) controller.abort();
+      }
+      assert.ok(count < 200, `printed ${count} lines after the abort`);
+      assert.ok(reader.stats.bytesRead < 10_000, `read ${reader.stats.bytesRead} bytes`);
+    });
+
+    it('can be iterated once only', async () => {
+      const reader = readCriLog(await logFile(out(1, 'a')));
+      assert.deepEqual(texts(await collect(reader)), ['a\n']);
+      await assert.rejects(collect(reader), /already read/);
+    });
+
     it('refuses bad options and a missing file with clear errors', async () => {
       assert.throws(() => readCriLog('/x', { tail: -2 }), /tail -2/);
       assert.throws(() => readCriLog('/x', { tail: 1.5 }), /tail 1.5/);
@@ -333,6 +352,19 @@ describe('readCriLog', () => {
       assert.deepEqual(texts(f.outputs), ['a\n']);
       await appendFile(path, line.slice(30));
       assert.deepEqual(await f.waitFor(2), ['a\n', 'split across writes\n']);
+      assert.equal(f.reader.stats.malformedLines, 0);
+      controller.abort();
+      await f.done;
+    });
+
+    it('with --tail 0 prints only new lines, including a record half-written at the start', async () => {
+      const line = out(2, 'half written');
+      const path = await logFile(out(1, 'old') + line.slice(0, 25));
+      const controller = new AbortController();
+      const f = new Follower(readCriLog(path, { ...fast, tail: 0, signal: controller.signal }));
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      await appendFile(path, line.slice(25) + out(3, 'new'));
+      assert.deepEqual(await f.waitFor(2), ['half written\n', 'new\n']);
       assert.equal(f.reader.stats.malformedLines, 0);
       controller.abort();
       await f.done;
