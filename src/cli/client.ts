@@ -52,16 +52,27 @@ export class Clients {
     this.socketPath = socketPathOf(address);
     const target = `unix://${this.socketPath}`;
     const creds = credentials.createInsecure();
-    this.runtime = new RuntimeServiceClient(target, creds);
+    // 16 MiB like crictl: ExecSync output is capped to fit it.
+    this.runtime = new RuntimeServiceClient(target, creds, { 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     this.image = new ImageServiceClient(target, creds);
     this.admin = new AdminClient(target, creds);
   }
 
   /** Calls one unary RPC; bind the method to its client: `call(c.runtime.version.bind(c.runtime), {...})`. */
-  async call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+  call<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    return this.callWithDeadline(method, request, this.timeoutMs);
+  }
+
+  /** A unary call with its own deadline (undefined: none), for calls that run as long as the user asks (exec). */
+  async callWithDeadline<Req, Res>(
+    method: UnaryMethod<Req, Res>,
+    request: Req,
+    timeoutMs: number | undefined,
+  ): Promise<Res> {
     await this.checkSocket();
     return new Promise<Res>((resolve, reject) => {
-      method(request, this.metadata(), { deadline: Date.now() + this.timeoutMs }, (err, response) => {
+      const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+      method(request, this.metadata(), { deadline }, (err, response) => {
         if (err) reject(this.translate(err));
         else resolve(response);
       });

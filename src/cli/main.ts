@@ -13,6 +13,7 @@ import { registerInfo } from './commands/info.js';
 import { registerConfig } from './commands/config.js';
 import { registerNamespaces } from './commands/namespaces.js';
 import { registerPods } from './commands/pods.js';
+import { registerContainers } from './commands/containers.js';
 import { registerImages } from './commands/images.js';
 
 function parseSeconds(value: string): number {
@@ -34,6 +35,8 @@ export function buildProgram(): Command {
       ).default('k8s.io'),
     )
     .option('-D, --debug', 'print debug details on errors', false)
+    // Global options go before the command (berth -a SOCK ps -a): -a is both --address and a command's --all.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .addHelpText('after', '\nExamples:\n  berth version\n  berth info -o yaml\n  berth config default\n');
   registerVersion(program);
@@ -42,6 +45,7 @@ export function buildProgram(): Command {
   registerNamespaces(program);
   registerImages(program);
   registerPods(program);
+  registerContainers(program);
   return program;
 }
 

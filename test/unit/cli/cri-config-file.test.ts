@@ -49,3 +49,14 @@ describe('CRI config files', () => {
     assert.equal(ago(ns(7_200_000), now), '2 hours ago');
   });
 });
+
+describe('logs --since', () => {
+  it('reads RFC3339 and durations before now', async () => {
+    const { parseSince } = await import('../../../src/cli/commands/containers.js');
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    assert.equal(parseSince('10m', now).toISOString(), '2025-12-31T23:50:00.000Z');
+    assert.equal(parseSince('1.5h', now).toISOString(), '2025-12-31T22:30:00.000Z');
+    assert.equal(parseSince('2026-01-01T00:00:05Z', now).toISOString(), '2026-01-01T00:00:05.000Z');
+    assert.throws(() => parseSince('yesterday', now), /--since "yesterday"/);
+  });
+});
