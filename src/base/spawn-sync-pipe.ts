@@ -90,3 +90,24 @@ export const spawnWithSyncPipe: SpawnWithSyncPipe = (request) =>
       finish();
     });
   });
+
+/**
+ * Starts a long-lived helper (a pod's PID namespace init) in its own session with no stdio, and returns its pid
+ * at once; berthd neither waits for it nor keeps it alive.
+ */
+export function spawnDetached(file: string, args: readonly string[]): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(file, [...args], {
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+      detached: true,
+      stdio: 'ignore',
+    });
+    child.once('error', (err) =>
+      reject(new BerthError('FAILED_PRECONDITION', `cannot run ${describeArgv(file, args)}: ${err.message}`)),
+    );
+    child.once('spawn', () => {
+      child.unref();
+      resolve(child.pid!);
+    });
+  });
+}

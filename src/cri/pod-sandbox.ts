@@ -85,7 +85,7 @@ export function podSandboxStatus(sandboxes: Sandboxes, nowNs: () => bigint) {
     const info: Record<string, string> = {};
     if (request.verbose) {
       info['info'] = JSON.stringify({
-        pid: 0,
+        pid: s.network.pidInit ?? 0,
         state: s.state,
         netNamespacePath: s.network.netns ?? '',
         ipcNamespacePath: s.network.ipcns ?? '',

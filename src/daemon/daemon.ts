@@ -28,7 +28,7 @@ import {
   ownOomScoreAdj,
   RuntimeReadiness,
 } from '../runtime/index.js';
-import { spawnWithSyncPipe } from '../base/spawn-sync-pipe.js';
+import { spawnDetached, spawnWithSyncPipe } from '../base/spawn-sync-pipe.js';
 import { CniManager, PodCidrService } from '../network/index.js';
 import type { PodNetwork } from '../sandbox/index.js';
 import { createCriServices } from '../cri/index.js';
@@ -136,7 +136,7 @@ export class Daemon {
     this.cni = cni;
     if (await cni.writeDefaultConfig()) log.info({ confDir: cri.cni.conf_dir }, 'wrote the default CNI config');
     await cni.start();
-    const podNamespaces = new PodNamespaces(exec);
+    const podNamespaces = new PodNamespaces(exec, spawnDetached);
     // Pods and containers need each other (stopping a pod stops its containers): bound once both exist.
     const podContainers: { current?: ContainerService } = {};
     const sandboxes = await SandboxService.open({

@@ -341,6 +341,7 @@ export class ContainerService {
         ...(net.netns ? { netnsPath: net.netns } : {}),
         ...(net.ipcns ? { ipcnsPath: net.ipcns } : {}),
         ...(net.utsns ? { utsnsPath: net.utsns } : {}),
+        ...(net.pidInit ? { pidnsPath: `/proc/${net.pidInit}/ns/pid` } : {}),
         hostNetwork: pod.spec.hostNetwork,
         hostIpc: pod.spec.hostIpc,
         ...(net.shm ? { shmPath: net.shm } : {}),

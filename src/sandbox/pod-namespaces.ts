@@ -26,6 +26,7 @@ export interface PinRequest {
 }
 
 export interface NamespaceToolPaths {
+  readonly catatonit: string;
   readonly unshare: string;
   readonly nsenter: string;
   readonly mount: string;
@@ -34,6 +35,7 @@ export interface NamespaceToolPaths {
 }
 
 const DEFAULT_PATHS: NamespaceToolPaths = {
+  catatonit: '/usr/bin/catatonit',
   unshare: '/usr/bin/unshare',
   nsenter: '/usr/bin/nsenter',
   mount: '/usr/bin/mount',
@@ -57,6 +59,7 @@ export class PodNamespaces {
 
   constructor(
     private readonly exec: Exec,
+    private readonly spawnDetached: (file: string, args: readonly string[]) => Promise<number>,
     paths: Partial<NamespaceToolPaths> = {},
   ) {
     this.paths = { ...DEFAULT_PATHS, ...paths };
@@ -114,6 +117,57 @@ export class PodNamespaces {
           'INTERNAL',
           `${describeArgv(this.paths.umount, [target])} failed: ${stderrTail(res.stderr)}`,
         );
+      }
+    }
+  }
+
+  /**
+   * A PID namespace shared by the pod's containers (pid: POD) needs a live init: catatonit in pause mode, which
+   * reaps zombies, started by `unshare --pid --fork --kill-child` in its own session so it outlives berthd.
+   * Returns the init's pid (PID 1 inside); its namespace is /proc/<pid>/ns/pid.
+   */
+  async startPidInit(): Promise<number> {
+    const unsharePid = await this.spawnDetached(this.paths.unshare, [
+      '--pid',
+      '--fork',
+      '--kill-child',
+      '--',
+      this.paths.catatonit,
+      '-P',
+    ]);
+    // unshare forks the init into the new namespace: find that child of it.
+    for (let i = 0; i < 100; i++) {
+      const children = await readFile(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').catch(() => '');
+      const pid = Number(children.trim().split(/\s+/)[0]);
+      if (Number.isInteger(pid) && pid > 0) return pid;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    try {
+      process.kill(unsharePid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    throw new BerthError('INTERNAL', `the pod PID namespace init did not start (${this.paths.catatonit} -P)`);
+  }
+
+  /** Whether pid is still a pod init (after a restart, or a reused pid). */
+  async isPidInit(pid: number): Promise<boolean> {
+    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+    return comm.trim() === 'catatonit';
+  }
+
+  /** Ends a pod's PID namespace: its init, and with it (--kill-child, PID 1 exit) everything inside. */
+  async stopPidInit(pid: number): Promise<void> {
+    if (!(await this.isPidInit(pid))) return;
+    const parent = Number(
+      ((await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1] ?? '').split(' ')[1],
+    );
+    for (const p of [pid, parent]) {
+      if (!Number.isInteger(p) || p <= 1) continue;
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // already gone
       }
     }
   }

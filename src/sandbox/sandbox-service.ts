@@ -28,6 +28,8 @@ export interface SandboxNetwork {
   readonly netns: string | undefined;
   readonly ipcns: string | undefined;
   readonly utsns: string | undefined;
+  /** The init of the pod's shared PID namespace (pid: POD), 0 without one. */
+  readonly pidInit?: number;
   /** The pod's /dev/shm (a tmpfs), or undefined with the node's IPC namespace. */
   readonly shm: string | undefined;
   readonly ips: readonly string[];
@@ -136,7 +138,11 @@ export class SandboxService {
       if (sandbox === undefined) throw notFound(idOrPrefix);
       await this.deps.containers?.stopAll(id);
       await this.release(sandbox);
-      const stopped = this.save({ ...sandbox, state: 'notready', network: { ...sandbox.network, netns: undefined } });
+      const stopped = this.save({
+        ...sandbox,
+        state: 'notready',
+        network: { ...sandbox.network, netns: undefined, pidInit: 0 },
+      });
       this.deps.log.info({ sandbox: id }, 'pod sandbox stopped');
       return stopped;
     });
@@ -213,6 +219,10 @@ export class SandboxService {
       sandbox = this.save({ ...sandbox, network });
     }
     await this.deps.namespaces.applySysctls(pinned, spec.sysctls);
+    if (spec.pidMode === 'pod') {
+      network = { ...network, pidInit: await this.deps.namespaces.startPidInit() };
+      sandbox = this.save({ ...sandbox, network });
+    }
     if (!spec.hostNetwork && pinned.net !== undefined) {
       const { ips } = await this.deps.network!.setUp(this.networkRequest(sandbox, pinned.net));
       network = { ...network, ips: [...ips] };
@@ -249,6 +259,7 @@ export class SandboxService {
     if (!sandbox.spec.hostNetwork && this.deps.network !== undefined) {
       await this.deps.network.tearDown(this.networkRequest(sandbox, net));
     }
+    if (sandbox.network.pidInit) await this.deps.namespaces.stopPidInit(sandbox.network.pidInit);
     await this.deps.namespaces.unmountIfMounted(join(dirs.state, 'shm'));
     await this.deps.namespaces.release({ net, ipc: join(dirs.state, 'ipc'), uts: join(dirs.state, 'uts') });
   }
@@ -282,6 +293,8 @@ export class SandboxService {
     if (sandbox.state === 'ready') {
       const expected = [sandbox.network.netns, sandbox.network.ipcns].filter((p): p is string => p !== undefined);
       const pinned = await Promise.all(expected.map((p) => this.deps.namespaces.isPinned(p)));
+      const pidInit = sandbox.network.pidInit;
+      if (pidInit) pinned.push(await this.deps.namespaces.isPidInit(pidInit));
       if (pinned.includes(false)) {
         // The node rebooted (state dir on tmpfs) or someone unmounted them: the pod is gone.
         this.deps.log.warn({ sandbox: sandbox.id }, 'pod sandbox namespaces are gone; marking it not ready');
