@@ -23,7 +23,7 @@ import { chainIds } from '../snapshots/index.js';
 import type { ContainerRecord, ContainerRepository, ContainerState } from '../store/index.js';
 import type { ContainerExit, ContainerRuntime, ExecSyncResult } from './container-runtime.js';
 import { parseGroup, parsePasswd, resolveUser } from './image-user.js';
-import { buildOciSpec } from './oci-spec.js';
+import { buildOciSpec, seccompProfileOf } from './oci-spec.js';
 import type { HostFacts } from './oci-spec.js';
 import type { OciDevice, OciSeccomp } from './oci-types.js';
 
@@ -80,6 +80,8 @@ export interface ContainerDeps {
 
 const ID_BYTES = 32;
 const KILL_WAIT_MS = 10_000;
+const REOPEN_POLL_MS = 20;
+const REOPEN_POLLS = 250;
 const EMPTY_STATUS: ContainerStatusFields = {
   pid: 0,
   startedAtNs: 0n,
@@ -138,6 +140,11 @@ export class ContainerService {
     const image = this.deps.images.find(namespace, imageName);
     if (image === undefined) throw new BerthError('NOT_FOUND', `image "${imageName}" not found: pull it first`);
     const logPath = this.logPathOf(pod, config.logPath);
+    const sc = config.linux?.securityContext;
+    if (sc?.runAsGroup !== undefined && sc.runAsUser === undefined && sc.runAsUsername === '') {
+      throw new BerthError('INVALID_ARGUMENT', 'runAsGroup needs runAsUser or runAsUsername (as kubelet validates it)');
+    }
+    seccompProfileOf(sc); // an unknown profile name is refused before anything is created
     const id = randomBytes(ID_BYTES).toString('hex');
     const name = `${md.name}_${pod.spec.name}_${pod.spec.namespace}_${pod.spec.uid}_${md.attempt}`;
     return this.locks.run(id, async () => {
@@ -235,6 +242,19 @@ export class ContainerService {
     const c = this.get(namespace, idOrPrefix);
     if (c.state !== 'running') throw new BerthError('FAILED_PRECONDITION', `container ${c.id} is not running`);
     await this.deps.runtime.reopenLog(c.id);
+    // conmon reopens asynchronously; kubelet (and critest) expect the new file once the call returns.
+    if (c.status.logPath === '') return;
+    for (let i = 0; i < REOPEN_POLLS; i++) {
+      if (
+        await stat(c.status.logPath).then(
+          () => true,
+          () => false,
+        )
+      )
+        return;
+      await new Promise((r) => setTimeout(r, REOPEN_POLL_MS));
+    }
+    throw new BerthError('DEADLINE_EXCEEDED', `conmon did not reopen ${c.status.logPath} within 5s`);
   }
 
   get(namespace: string, idOrPrefix: string): Container {
@@ -322,7 +342,7 @@ export class ContainerService {
       c.config.devices.map((d) => resolveDevice(d.hostPath, d.containerPath, d.permissions)),
     );
     for (const m of c.config.mounts) await ensureHostPath(m.hostPath);
-    const localhostSeccomp = await readLocalhostSeccomp(sc?.seccomp);
+    const localhostSeccomp = await readLocalhostSeccomp(seccompProfileOf(sc));
     if (c.status.logPath !== '') await mkdir(dirname(c.status.logPath), { recursive: true, mode: 0o755 });
 
     const net = pod.network;
@@ -603,13 +623,12 @@ async function ensureHostPath(hostPath: string): Promise<void> {
   if (st === undefined) await mkdir(hostPath, { recursive: true, mode: 0o755 });
 }
 
-async function readLocalhostSeccomp(
-  profile: { profileType: number; localhostRef: string } | undefined,
-): Promise<OciSeccomp | undefined> {
-  if (profile === undefined || profile.profileType !== 2) return undefined;
-  const path = profile.localhostRef.replace(/^localhost\//, '/');
-  if (!isAbsolute(path))
-    throw new BerthError('INVALID_ARGUMENT', `seccomp profile "${profile.localhostRef}" must be an absolute path`);
+async function readLocalhostSeccomp(profile: ReturnType<typeof seccompProfileOf>): Promise<OciSeccomp | undefined> {
+  if (profile.kind !== 'localhost') return undefined;
+  const path = profile.path;
+  if (!isAbsolute(path)) {
+    throw new BerthError('INVALID_ARGUMENT', `seccomp profile "${path}" must be an absolute path on the node`);
+  }
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -257,14 +257,41 @@ export function cgroupsPathOf(parent: string, id: string, driver: 'cgroupfs' | '
   return `${parent === '' ? '/berth' : parent.replace(/\/+$/, '')}/${id}`;
 }
 
+/**
+ * The container's seccomp profile: the `seccomp` field, else the deprecated `seccomp_profile_path` string that
+ * older kubelets and critest v1.26 send ("unconfined", "runtime/default", "docker/default", "localhost/<path>").
+ */
+export function seccompProfileOf(
+  sc:
+    | {
+        seccomp?: { profileType: SecurityProfile_ProfileType; localhostRef: string } | undefined;
+        seccompProfilePath?: string;
+      }
+    | undefined,
+): { kind: 'unconfined' } | { kind: 'default' } | { kind: 'localhost'; path: string } {
+  const profile = sc?.seccomp;
+  if (profile !== undefined) {
+    if (profile.profileType === SecurityProfile_ProfileType.Unconfined) return { kind: 'unconfined' };
+    if (profile.profileType === SecurityProfile_ProfileType.Localhost) {
+      return { kind: 'localhost', path: profile.localhostRef.replace(/^localhost\//, '') };
+    }
+    return { kind: 'default' };
+  }
+  const path = sc?.seccompProfilePath ?? '';
+  if (path === '' || path === 'unconfined') return { kind: 'unconfined' };
+  if (path === 'runtime/default' || path === 'docker/default') return { kind: 'default' };
+  if (path.startsWith('localhost/')) return { kind: 'localhost', path: path.slice('localhost/'.length) };
+  throw invalid(
+    `seccomp profile "${path}" is not one of unconfined, runtime/default, docker/default, localhost/<path>`,
+  );
+}
+
 function seccompOf(input: SpecInput, privileged: boolean): OciSeccomp | undefined {
   if (privileged) return undefined;
-  const profile = input.config.linux?.securityContext?.seccomp;
-  if (profile === undefined || profile.profileType === SecurityProfile_ProfileType.Unconfined) return undefined;
-  if (profile.profileType === SecurityProfile_ProfileType.Localhost) {
-    if (input.localhostSeccomp === undefined) {
-      throw invalid(`seccomp Localhost profile "${profile.localhostRef}" was not loaded`);
-    }
+  const profile = seccompProfileOf(input.config.linux?.securityContext);
+  if (profile.kind === 'unconfined') return undefined;
+  if (profile.kind === 'localhost') {
+    if (input.localhostSeccomp === undefined) throw invalid(`seccomp profile ${profile.path} was not loaded`);
     return input.localhostSeccomp;
   }
   return input.host.seccompDefault;

@@ -219,3 +219,21 @@ describe('OCI spec', () => {
     assert.equal(cgroupsPathOf('kubepods-pod1.slice', 'abc', 'systemd'), 'kubepods-pod1.slice:berth:abc');
   });
 });
+
+describe('seccomp profile choice', () => {
+  it('reads the seccomp field, else the deprecated profile path', async () => {
+    const { seccompProfileOf } = await import('../../../src/runtime/oci-spec.js');
+    assert.deepEqual(seccompProfileOf(undefined), { kind: 'unconfined' });
+    assert.deepEqual(seccompProfileOf({ seccompProfilePath: 'runtime/default' }), { kind: 'default' });
+    assert.deepEqual(seccompProfileOf({ seccompProfilePath: 'docker/default' }), { kind: 'default' });
+    assert.deepEqual(seccompProfileOf({ seccompProfilePath: 'localhost//etc/p.json' }), {
+      kind: 'localhost',
+      path: '/etc/p.json',
+    });
+    assert.deepEqual(
+      seccompProfileOf({ seccomp: { profileType: SecurityProfile_ProfileType.Localhost, localhostRef: '/x.json' } }),
+      { kind: 'localhost', path: '/x.json' },
+    );
+    assert.throws(() => seccompProfileOf({ seccompProfilePath: '/abs/no-prefix.json' }), { code: 'INVALID_ARGUMENT' });
+  });
+});
