@@ -29,7 +29,7 @@ import type { CallContext } from './server.js';
 
 export type Containers = Pick<
   ContainerService,
-  'create' | 'start' | 'stop' | 'remove' | 'get' | 'list' | 'execSync' | 'reopenLog'
+  'create' | 'start' | 'stop' | 'remove' | 'get' | 'list' | 'execSync' | 'reopenLog' | 'usage'
 >;
 export type ImageLookup = Pick<ImageService, 'find'>;
 

@@ -19,6 +19,7 @@ import { imageRemove } from './image-remove.js';
 import { imageFsInfo } from './image-fs-info.js';
 import { CRI_NAMESPACE } from './image-view.js';
 import { listPodSandbox, podSandboxStatus, removePodSandbox, runPodSandbox, stopPodSandbox } from './pod-sandbox.js';
+import { containerStats, listContainerStats } from './container-stats.js';
 import {
   containerStatus,
   createContainer,
@@ -76,6 +77,8 @@ export function createCriServices(
       listContainers: listContainers(deps.containers, deps.images),
       execSync: execSync(deps.containers),
       reopenContainerLog: reopenContainerLog(deps.containers),
+      containerStats: containerStats(deps.containers, deps.nowNs),
+      listContainerStats: listContainerStats(deps.containers, deps.nowNs),
     },
     {
       serviceName: 'RuntimeService',

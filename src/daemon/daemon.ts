@@ -35,6 +35,7 @@ import { createCriServices } from '../cri/index.js';
 import { ContentStore, LeaseManager } from '../content/index.js';
 import { decodeDockerAuth, ImagePuller, ImagePusher, ImageService, RegistryClient } from '../images/index.js';
 import { createSnapshotter } from '../snapshots/index.js';
+import { CgroupStats } from '../stats/index.js';
 import { PodNamespaces, SandboxService } from '../sandbox/index.js';
 import { exec } from '../base/exec.js';
 import { createAdminService } from '../admin/index.js';
@@ -176,6 +177,7 @@ export class Daemon {
       repo: store.containers,
       runtime: conmonRuntime,
       snapshotter,
+      cgroups: new CgroupStats(),
       pods: sandboxes,
       images,
       stateDir: containersDir,

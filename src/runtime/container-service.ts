@@ -18,12 +18,14 @@ import { KeyedMutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/logger.js';
 import type { ImageView } from '../images/index.js';
 import type { Sandbox } from '../sandbox/index.js';
-import type { Snapshotter } from '../snapshots/index.js';
+import type { DiskUsage, Snapshotter } from '../snapshots/index.js';
+import { CpuRateTracker } from '../stats/index.js';
+import type { CgroupSample, CgroupStats } from '../stats/index.js';
 import { chainIds } from '../snapshots/index.js';
 import type { ContainerRecord, ContainerRepository, ContainerState } from '../store/index.js';
 import type { ContainerExit, ContainerRuntime, ExecSyncResult } from './container-runtime.js';
 import { parseGroup, parsePasswd, resolveUser } from './image-user.js';
-import { buildOciSpec, seccompProfileOf } from './oci-spec.js';
+import { buildOciSpec, cgroupsPathOf, seccompProfileOf } from './oci-spec.js';
 import type { HostFacts } from './oci-spec.js';
 import type { OciDevice, OciSeccomp } from './oci-types.js';
 
@@ -63,12 +65,25 @@ export interface ContainerFilter {
   readonly labels?: Readonly<Record<string, string>>;
 }
 
+export interface ContainerUsage {
+  readonly container: Container;
+  /** undefined when the container has no cgroup (not running). */
+  readonly cgroup: CgroupSample | undefined;
+  readonly cpuNanoCores: bigint;
+  readonly writableLayer: DiskUsage | undefined;
+  readonly writableLayerMount: string;
+}
+
 /** What containers need of pods, images and snapshots: narrow, so the daemon can wire the real services. */
 export interface ContainerDeps {
   readonly repo: ContainerRepository;
   readonly runtime: ContainerRuntime;
-  readonly snapshotter: Pick<Snapshotter, 'prepare' | 'mountActive' | 'unmount' | 'removeActive'>;
-  readonly pods: { get(namespace: string, idOrPrefix: string): Sandbox };
+  readonly snapshotter: Pick<Snapshotter, 'prepare' | 'mountActive' | 'unmount' | 'removeActive' | 'usageOf' | 'root'>;
+  readonly cgroups: CgroupStats;
+  readonly pods: {
+    get(namespace: string, idOrPrefix: string): Sandbox;
+    find(namespace: string, idOrPrefix: string): Sandbox | undefined;
+  };
   readonly images: { find(namespace: string, refOrId: string): ImageView | undefined };
   readonly stateDir: string;
   readonly host: HostFacts;
@@ -108,6 +123,7 @@ interface StoredStatus {
 export class ContainerService {
   private readonly containers = new Map<string, Container>();
   private readonly locks = new KeyedMutex<string>();
+  private readonly cpuRates = new CpuRateTracker();
   /** Waiters for a container's exit (StopContainer). */
   private readonly exitWaiters = new Map<string, (() => void)[]>();
 
@@ -288,6 +304,32 @@ export class ContainerService {
       for (const [k, v] of Object.entries(filter.labels ?? {})) if (c.config.labels[k] !== v) return false;
       return true;
     });
+  }
+
+  /** CPU, memory and writable-layer usage of the containers the filter selects (CRI ListContainerStats). */
+  async usage(namespace: string, filter: ContainerFilter = {}): Promise<ContainerUsage[]> {
+    const list = this.list(namespace, filter);
+    const now = this.deps.nowNs();
+    const out = await Promise.all(
+      list.map(async (c): Promise<ContainerUsage> => {
+        const pod = this.deps.pods.find(c.namespace, c.sandboxId);
+        const cgroupsPath = cgroupsPathOf(pod?.spec.cgroupParent ?? '', c.id, this.deps.host.cgroupDriver);
+        const cgroup =
+          c.state === 'running'
+            ? await this.deps.cgroups.read(cgroupsPath, this.deps.host.cgroupDriver, now).catch(() => undefined)
+            : undefined;
+        const writableLayer = await this.deps.snapshotter.usageOf(c.id).catch(() => undefined);
+        return {
+          container: c,
+          cgroup,
+          cpuNanoCores: cgroup === undefined ? 0n : this.cpuRates.rate(c.id, cgroup),
+          writableLayer,
+          writableLayerMount: this.deps.snapshotter.root,
+        };
+      }),
+    );
+    this.cpuRates.retain(new Set(this.containers.keys()));
+    return out;
   }
 
   /** Image ids some container uses: image prune keeps them. */

@@ -6,7 +6,13 @@ export { RuntimeReadiness } from './readiness.js';
 export type { RuntimeReadinessConfig } from './readiness.js';
 export type { Condition } from '../base/condition.js';
 export { ContainerService, stopSignalOf } from './container-service.js';
-export type { Container, ContainerDeps, ContainerFilter, ContainerStatusFields } from './container-service.js';
+export type {
+  Container,
+  ContainerDeps,
+  ContainerFilter,
+  ContainerStatusFields,
+  ContainerUsage,
+} from './container-service.js';
 export type {
   ContainerExit,
   ContainerRuntime,

@@ -180,6 +180,31 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     await unary(rt().removeContainer.bind(rt()), { containerId: id }, 30_000);
   });
 
+  it('reports CPU, memory and writable-layer usage', async () => {
+    const id = await create('busy', {
+      command: ['/bin/sh', '-c', 'dd if=/dev/zero of=/blob bs=1024 count=2048 2>/dev/null; while :; do :; done'],
+    });
+    await start(id);
+    await new Promise((r) => setTimeout(r, 500));
+    const first = (await unary(rt().containerStats.bind(rt()), { containerId: id })).stats!;
+    await new Promise((r) => setTimeout(r, 500));
+    const list = await unary(rt().listContainerStats.bind(rt()), {
+      filter: { id: id.slice(0, 12), podSandboxId: '', labelSelector: {} },
+    });
+    assert.equal(list.stats.length, 1);
+    const second = list.stats[0]!;
+    assert.equal(second.attributes?.id, id);
+    assert.ok((first.cpu?.usageCoreNanoSeconds?.value ?? 0n) > 0n, 'CPU time used');
+    assert.ok((second.cpu?.usageCoreNanoSeconds?.value ?? 0n) > (first.cpu?.usageCoreNanoSeconds?.value ?? 0n));
+    assert.ok((second.cpu?.usageNanoCores?.value ?? 0n) > 100_000_000n, 'a busy loop uses a good part of a core');
+    assert.ok((second.memory?.workingSetBytes?.value ?? 0n) > 0n);
+    assert.ok(
+      (second.writableLayer?.usedBytes?.value ?? 0n) >= 2n * 1024n * 1024n,
+      'the 2 MiB file is in the writable layer',
+    );
+    await unary(rt().removeContainer.bind(rt()), { containerId: id }, 30_000);
+  });
+
   it('keeps running containers across a berthd restart and sees exits that happened meanwhile', async () => {
     const runner = await create('survivor', { command: ['/bin/sleep', '1000'] });
     await start(runner);

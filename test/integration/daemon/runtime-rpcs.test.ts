@@ -106,9 +106,9 @@ describe('foundation RPCs', { skip, timeout: 120_000 }, () => {
 
   it('answers UNIMPLEMENTED, naming the RPC, for what has not landed', async () => {
     const rt = berthd.runtime();
-    const err = await unaryError(rt.containerStats.bind(rt), { containerId: 'x' });
+    const err = await unaryError(rt.portForward.bind(rt), { podSandboxId: 'x', port: [80] });
     assert.equal(err.code, status.UNIMPLEMENTED);
-    assert.match(err.details, /RuntimeService\.ContainerStats/);
+    assert.match(err.details, /RuntimeService\.PortForward/);
     const err2 = await unaryError(rt.attach.bind(rt), {
       containerId: 'x',
       stdin: false,
