@@ -14,6 +14,7 @@ import { registerConfig } from './commands/config.js';
 import { registerNamespaces } from './commands/namespaces.js';
 import { registerPods } from './commands/pods.js';
 import { registerContainers } from './commands/containers.js';
+import { registerDemo } from './commands/demo.js';
 import { registerImages } from './commands/images.js';
 
 function parseSeconds(value: string): number {
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerImages(program);
   registerPods(program);
   registerContainers(program);
+  registerDemo(program);
   return program;
 }
 

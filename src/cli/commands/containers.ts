@@ -60,6 +60,22 @@ export function parseSince(value: string, nowMs = Date.now()): Date {
   return date;
 }
 
+/** crictl's ps table. */
+export function printContainerTable(containers: readonly Container[]): void {
+  printTable(
+    ['container', 'image', 'created', 'state', 'name', 'attempt', 'pod id'],
+    containers.map((c) => [
+      c.id.slice(0, 13),
+      c.image?.image ?? c.imageRef,
+      ago(c.createdAt),
+      STATE_NAMES[c.state] ?? 'Unknown',
+      c.metadata?.name ?? '',
+      String(c.metadata?.attempt ?? 0),
+      c.podSandboxId.slice(0, 13),
+    ]),
+  );
+}
+
 export function registerContainers(program: Command): void {
   program
     .command('create <pod-id> <container-config> <pod-config>')
@@ -158,18 +174,7 @@ export function registerContainers(program: Command): void {
           printData({ containers: containers.map((c) => Container.toJSON(c)) }, g.output);
           return;
         }
-        printTable(
-          ['container', 'image', 'created', 'state', 'name', 'attempt', 'pod id'],
-          containers.map((c) => [
-            c.id.slice(0, 13),
-            c.image?.image ?? c.imageRef,
-            ago(c.createdAt),
-            STATE_NAMES[c.state] ?? 'Unknown',
-            c.metadata?.name ?? '',
-            String(c.metadata?.attempt ?? 0),
-            c.podSandboxId.slice(0, 13),
-          ]),
-        );
+        printContainerTable(containers);
       });
     });
 

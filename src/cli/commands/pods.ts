@@ -41,6 +41,24 @@ async function resolvePodId(clients: Clients, idOrPrefix: string): Promise<strin
   return matches[0]!.id;
 }
 
+/** crictl's pods table, newest first. */
+export function printPodTable(pods: readonly PodSandbox[], isTruncated = true): void {
+  printTable(
+    ['pod id', 'created', 'state', 'name', 'namespace', 'attempt', 'runtime'],
+    [...pods]
+      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
+      .map((p) => [
+        isTruncated ? p.id.slice(0, 13) : p.id,
+        ago(p.createdAt),
+        stateName(p.state),
+        p.metadata?.name ?? '',
+        p.metadata?.namespace ?? '',
+        String(p.metadata?.attempt ?? 0),
+        p.runtimeHandler,
+      ]),
+  );
+}
+
 export function registerPods(program: Command): void {
   program
     .command('runp <config-file>')
@@ -106,18 +124,7 @@ export function registerPods(program: Command): void {
             printData({ items: pods.map((p) => PodSandbox.toJSON(p)) }, g.output);
             return;
           }
-          printTable(
-            ['pod id', 'created', 'state', 'name', 'namespace', 'attempt', 'runtime'],
-            pods.map((p) => [
-              opts.trunc ? p.id.slice(0, 13) : p.id,
-              ago(p.createdAt),
-              stateName(p.state),
-              p.metadata?.name ?? '',
-              p.metadata?.namespace ?? '',
-              String(p.metadata?.attempt ?? 0),
-              p.runtimeHandler,
-            ]),
-          );
+          printPodTable(pods, opts.trunc);
         });
       },
     );
