@@ -1,7 +1,8 @@
 /**
- * Admin image RPCs beyond CRI: PullImage with streamed per-layer progress, TagImage, PruneImages.
- * Progress: every state change of a layer is sent at once; byte counts are coalesced to one message per
- * PROGRESS_INTERVAL_MS, so a fast pull of many small chunks does not flood the client.
+ * Admin image RPCs beyond CRI: PullImage and PushImage with streamed per-blob progress, TagImage, PruneImages,
+ * ExportImages (save) and ImportImages (load).
+ * Progress: every state change of a blob is sent at once; byte counts are coalesced to one message per
+ * PROGRESS_INTERVAL_MS, so a fast pull of many small chunks does not flood the client (ProgressRelay).
  */
 import { Writable } from 'node:stream';
 import type {
@@ -40,6 +41,46 @@ function requireImage(image: string, what: string): string {
   return image;
 }
 
+/**
+ * The latest state of each blob of a transfer, sent to the client as it changes: state changes at once, byte
+ * counts at most every PROGRESS_INTERVAL_MS. A client that stops reading never stops the transfer: progress
+ * is best effort.
+ */
+class ProgressRelay {
+  private readonly items = new Map<string, TransferProgress>();
+  private isDirty = false;
+  private sending = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly sendItems: (items: TransferProgress[]) => Promise<void>) {
+    this.timer = setInterval(() => this.flush(), PROGRESS_INTERVAL_MS);
+  }
+
+  update(digest: string, state: string, currentBytes: number, totalBytes: number): void {
+    const isNewState = this.items.get(digest)?.state !== state;
+    this.items.set(digest, { digest, state, currentBytes: BigInt(currentBytes), totalBytes: BigInt(totalBytes) });
+    this.isDirty = true;
+    if (isNewState) this.flush();
+  }
+
+  all(): TransferProgress[] {
+    return [...this.items.values()];
+  }
+
+  /** Stops the timer and waits for messages already queued. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sending;
+  }
+
+  private flush(): void {
+    if (!this.isDirty) return;
+    this.isDirty = false;
+    const items = this.all();
+    this.sending = this.sending.then(() => this.sendItems(items)).catch(() => undefined);
+  }
+}
+
 export function pullImage(images: AdminImages, namespaces: Namespaces) {
   return async (
     request: PullImageRequest,
@@ -48,41 +89,20 @@ export function pullImage(images: AdminImages, namespaces: Namespaces) {
   ): Promise<void> => {
     const namespace = requireNamespace(namespaces, request.namespace);
     const image = requireImage(request.image, 'PullImage');
-    const layers = new Map<string, TransferProgress>();
-    let isDirty = false;
-    let sending = Promise.resolve();
-    const flush = (): void => {
-      if (!isDirty) return;
-      isDirty = false;
-      const message = { layers: [...layers.values()], imageId: '', repoTags: [], repoDigests: [] };
-      // A client that stops reading must not stop the pull: progress is best effort.
-      sending = sending.then(() => send(message)).catch(() => undefined);
-    };
-    const timer = setInterval(flush, PROGRESS_INTERVAL_MS);
+    const relay = new ProgressRelay((layers) => send({ layers, imageId: '', repoTags: [], repoDigests: [] }));
     const credentials = credentialsFromAuth(request.auth);
     let view;
     try {
       view = await images.pull(namespace, image, {
         ...(credentials ? { credentials } : {}),
         signal: ctx.signal,
-        onProgress: (p) => {
-          const isNewState = layers.get(p.digest)?.state !== p.state;
-          layers.set(p.digest, {
-            digest: p.digest,
-            state: p.state,
-            currentBytes: BigInt(p.currentBytes),
-            totalBytes: BigInt(p.totalBytes),
-          });
-          isDirty = true;
-          if (isNewState) flush(); // every state change reaches the client; only byte counts are coalesced
-        },
+        onProgress: (p) => relay.update(p.digest, p.state, p.currentBytes, p.totalBytes),
       });
     } finally {
-      clearInterval(timer);
-      await sending;
+      await relay.close();
     }
     await send({
-      layers: [...layers.values()],
+      layers: relay.all(),
       imageId: view.id,
       repoTags: [...view.repoTags],
       repoDigests: [...view.repoDigests],
@@ -123,39 +143,19 @@ export function pushImage(images: AdminImages, namespaces: Namespaces) {
   ): Promise<void> => {
     const namespace = requireNamespace(namespaces, request.namespace);
     const image = requireImage(request.image, 'PushImage');
-    const blobs = new Map<string, TransferProgress>();
-    let isDirty = false;
-    let sending = Promise.resolve();
-    const flush = (): void => {
-      if (!isDirty) return;
-      isDirty = false;
-      const message = { blobs: [...blobs.values()], digest: '', target: '' };
-      sending = sending.then(() => send(message)).catch(() => undefined);
-    };
-    const timer = setInterval(flush, PROGRESS_INTERVAL_MS);
+    const relay = new ProgressRelay((blobs) => send({ blobs, digest: '', target: '' }));
     const credentials = credentialsFromAuth(request.auth);
     let pushed;
     try {
       pushed = await images.push(namespace, image, request.target, {
         ...(credentials ? { credentials } : {}),
         signal: ctx.signal,
-        onProgress: (p) => {
-          const isNewState = blobs.get(p.digest)?.state !== p.state;
-          blobs.set(p.digest, {
-            digest: p.digest,
-            state: p.state,
-            currentBytes: BigInt(p.bytesSent),
-            totalBytes: BigInt(p.totalBytes),
-          });
-          isDirty = true;
-          if (isNewState) flush();
-        },
+        onProgress: (p) => relay.update(p.digest, p.state, p.bytesSent, p.totalBytes),
       });
     } finally {
-      clearInterval(timer);
-      await sending;
+      await relay.close();
     }
-    await send({ blobs: [...blobs.values()], digest: pushed.digest, target: pushed.reference });
+    await send({ blobs: relay.all(), digest: pushed.digest, target: pushed.reference });
   };
 }
 

@@ -144,25 +144,34 @@ export class ImagePuller {
     this.pullsInFlight++; // layer GC waits for quiet, as during a pull
     try {
       const chain = chainIds(diffIds);
-      for (const [i, layer] of layers.entries()) {
-        const chainId = chain[i]!;
-        const report = (state: LayerState): void =>
-          opts.onProgress?.({ digest: layer.digest, state, currentBytes: layer.size, totalBytes: layer.size });
-        if (!this.snapshotter.hasLayer(chainId)) {
-          report('unpacking');
-          await this.snapshotter.applyLayer(
-            chainId,
-            i === 0 ? null : chain[i - 1]!,
-            this.content.createReadStream(layer.digest),
-            diffIds[i]!,
-            opts.signal ? { signal: opts.signal } : {},
-          );
-        }
-        report('unpacked');
-      }
+      for (const i of layers.keys()) await this.unpackOne(layers, diffIds, chain, i, opts);
     } finally {
       this.pullsInFlight--;
     }
+  }
+
+  /** Applies layer i (its blob is in the content store, its parent unpacked) unless its chain ID exists. */
+  private async unpackOne(
+    layers: readonly Descriptor[],
+    diffIds: readonly string[],
+    chain: readonly string[],
+    i: number,
+    opts: PullOptions,
+  ): Promise<void> {
+    const layer = layers[i]!;
+    const report = (state: LayerState): void =>
+      opts.onProgress?.({ digest: layer.digest, state, currentBytes: layer.size, totalBytes: layer.size });
+    if (!this.snapshotter.hasLayer(chain[i]!)) {
+      report('unpacking');
+      await this.snapshotter.applyLayer(
+        chain[i]!,
+        i === 0 ? null : chain[i - 1]!,
+        this.content.createReadStream(layer.digest),
+        diffIds[i]!,
+        opts.signal ? { signal: opts.signal } : {},
+      );
+    }
+    report('unpacked');
   }
 
   private async keep(lease: string, bytes: Buffer, digest: string): Promise<void> {
@@ -206,22 +215,9 @@ export class ImagePuller {
     };
     const workers = Promise.all(Array.from({ length: Math.max(1, this.maxConcurrentDownloads) }, worker));
     try {
-      for (const [i, layer] of layers.entries()) {
+      for (const i of layers.keys()) {
         await downloads[i]!.promise;
-        const chainId = chain[i]!;
-        if (this.snapshotter.hasLayer(chainId)) {
-          report(layer, 'unpacked', layer.size);
-          continue;
-        }
-        report(layer, 'unpacking', layer.size);
-        await this.snapshotter.applyLayer(
-          chainId,
-          i === 0 ? null : chain[i - 1]!,
-          this.content.createReadStream(layer.digest),
-          diffIds[i]!,
-          opts.signal ? { signal: opts.signal } : {},
-        );
-        report(layer, 'unpacked', layer.size);
+        await this.unpackOne(layers, diffIds, chain, i, opts);
       }
     } catch (err) {
       isFailed = true;

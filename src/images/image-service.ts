@@ -127,17 +127,32 @@ export class ImageService {
 
   private async pullUnderLease(namespace: string, ref: ImageReference, opts: PullIntoLease): Promise<ImageView> {
     const pulled = await this.puller.pull(ref, opts);
-    const now = this.nowNs();
     const names = [nameWithTag(ref), nameWithDigest(ref, pulled.resolvedDigest)].filter(
       (n): n is string => n !== undefined,
     );
+    await this.record(namespace, names, pulled);
+    return this.view(this.index.getById(namespace, pulled.configDigest)!);
+  }
+
+  /** Names an image whose content is all committed: details first, then the records in one transaction. */
+  private async record(
+    namespace: string,
+    names: readonly string[],
+    target: {
+      readonly manifestDigest: string;
+      readonly manifestMediaType: string;
+      readonly manifestSizeBytes: number;
+      readonly configDigest: string;
+    },
+  ): Promise<void> {
+    const now = this.nowNs();
     const records: ImageRecord[] = names.map((name) => ({
       namespace,
       name,
-      targetDigest: pulled.manifestDigest,
-      targetMediaType: pulled.manifestMediaType,
-      targetSizeBytes: pulled.manifestSizeBytes,
-      configDigest: pulled.configDigest,
+      targetDigest: target.manifestDigest,
+      targetMediaType: target.manifestMediaType,
+      targetSizeBytes: target.manifestSizeBytes,
+      configDigest: target.configDigest,
       createdAtNs: this.index.getByName(namespace, name)?.createdAtNs ?? now,
       updatedAtNs: now,
       labels: {},
@@ -145,7 +160,6 @@ export class ImageService {
     await this.loadDetails(records[0]!);
     this.repo.putAll(records);
     for (const r of records) this.index.put(r);
-    return this.view(this.index.getById(namespace, pulled.configDigest)!);
   }
 
   list(namespace: string): ImageView[] {
@@ -325,21 +339,7 @@ export class ImageService {
         );
         await this.puller.unpack(doc.manifest.layers, config.rootfs.diff_ids, opts);
         const names = this.namesForImport(img.names, img.resolvedDigest);
-        const now = this.nowNs();
-        const records: ImageRecord[] = names.map((name) => ({
-          namespace,
-          name,
-          targetDigest: img.manifestDigest,
-          targetMediaType: img.manifestMediaType,
-          targetSizeBytes: img.manifestSizeBytes,
-          configDigest: img.configDigest,
-          createdAtNs: this.index.getByName(namespace, name)?.createdAtNs ?? now,
-          updatedAtNs: now,
-          labels: {},
-        }));
-        await this.loadDetails(records[0]!);
-        this.repo.putAll(records);
-        for (const r of records) this.index.put(r);
+        await this.record(namespace, names, img);
         out.push({ id: img.configDigest, names: names.filter((n) => !n.includes('@')) });
       }
       this.log.info({ namespace, images: out }, 'images loaded');
