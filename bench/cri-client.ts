@@ -5,7 +5,7 @@
 import { Metadata, credentials } from '@grpc/grpc-js';
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ImageServiceClient, RuntimeServiceClient } from '../src/api/gen/cri.js';
-import type { VersionResponse } from '../src/api/gen/cri.js';
+import type { PodSandboxConfig, VersionResponse } from '../src/api/gen/cri.js';
 
 export type { VersionResponse } from '../src/api/gen/cri.js';
 
@@ -61,6 +61,28 @@ export class CriClient {
         },
       );
     });
+  }
+
+  /** CRI RunPodSandbox; resolves with the pod id. */
+  runPodSandbox(config: PodSandboxConfig, options: CallOptionsMs = {}): Promise<string> {
+    const deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs;
+    return new Promise((resolve, reject) => {
+      this.client.runPodSandbox({ config, runtimeHandler: '' }, new Metadata(), { deadline }, (err, response) => {
+        if (err) reject(err);
+        else resolve(response.podSandboxId);
+      });
+    });
+  }
+
+  /** StopPodSandbox then RemovePodSandbox. */
+  async removePodSandbox(podSandboxId: string): Promise<void> {
+    for (const call of [this.client.stopPodSandbox.bind(this.client), this.client.removePodSandbox.bind(this.client)]) {
+      await new Promise<void>((resolve, reject) => {
+        call({ podSandboxId }, new Metadata(), { deadline: Date.now() + 60_000 }, (err: Error | null) =>
+          err ? reject(err) : resolve(),
+        );
+      });
+    }
   }
 
   close(): void {

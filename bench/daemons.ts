@@ -50,6 +50,8 @@ export interface Daemon {
 export interface StartOptions {
   /** "127.0.0.1:PORT" registries the daemon must reach over plain HTTP (Berth does so for loopback itself). */
   readonly registryHosts?: readonly string[];
+  /** A CNI network config list written into the daemon's own conf dir (both daemons read it from there). */
+  readonly cniConflist?: unknown;
 }
 
 /** How to run one kind of daemon. */
@@ -268,10 +270,13 @@ export class BerthDriver implements DaemonDriver {
     return git === undefined ? version : `${version} (${git})`;
   }
 
-  async start(): Promise<Daemon> {
+  async start(options: StartOptions = {}): Promise<Daemon> {
     const dir = await makeRunDir('berth', ['cni']);
     const configPath = join(dir, 'config.toml');
     await writeFile(configPath, berthConfigToml(dir));
+    if (options.cniConflist !== undefined) {
+      await writeFile(join(dir, 'cni', '10-bench.conflist'), JSON.stringify(options.cniConflist));
+    }
     return spawnDaemon({
       name: this.name,
       dir,
@@ -303,6 +308,9 @@ export class ContainerdDriver implements DaemonDriver {
     const dir = await makeRunDir('containerd', ['cni', 'certs.d']);
     const configPath = join(dir, 'config.toml');
     await writeFile(configPath, containerdConfigToml(dir));
+    if (options.cniConflist !== undefined) {
+      await writeFile(join(dir, 'cni', '10-bench.conflist'), JSON.stringify(options.cniConflist));
+    }
     for (const host of options.registryHosts ?? []) {
       await mkdir(join(dir, 'certs.d', host), { recursive: true });
       await writeFile(join(dir, 'certs.d', host, 'hosts.toml'), containerdPlainHttpHost(host));

@@ -6,6 +6,7 @@ import type { Benchmark } from '../benchmark.js';
 import { coldStart } from './cold-start.js';
 import { idleRss } from './idle-rss.js';
 import { imagePull } from './image-pull.js';
+import { runPod } from './run-pod.js';
 import { versionLatency } from './version-latency.js';
 
-export const BENCHMARKS: readonly Benchmark[] = Object.freeze([coldStart, versionLatency, idleRss, imagePull]);
+export const BENCHMARKS: readonly Benchmark[] = Object.freeze([coldStart, versionLatency, idleRss, imagePull, runPod]);

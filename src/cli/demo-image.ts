@@ -10,7 +10,7 @@ export const DEMO_BUSYBOX = '/bin/busybox';
 const APPLETS = ['sh', 'echo', 'sleep', 'cat', 'date', 'hostname', 'ls', 'id', 'ps', 'uname', 'env', 'true'];
 const MTIME = new Date('2024-01-01T00:00:00Z');
 
-async function tarOf(entries: { name: string; body?: Buffer; linkname?: string; mode: number; dir?: boolean }[]) {
+async function tarOf(entries: readonly ArchiveEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = (async () => {
@@ -27,25 +27,46 @@ async function tarOf(entries: { name: string; body?: Buffer; linkname?: string; 
   return Buffer.concat(chunks);
 }
 
+export interface ArchiveEntry {
+  readonly name: string;
+  readonly mode: number;
+  readonly body?: Buffer;
+  readonly linkname?: string;
+  readonly dir?: boolean;
+}
+
 /** The docker-save archive of `name` (e.g. "berth.local/demo/busybox:latest"). */
 export async function buildDemoArchive(name: string): Promise<Buffer> {
   const busybox = await readFile(DEMO_BUSYBOX);
-  const layer = await tarOf([
-    { name: 'bin/', mode: 0o755, dir: true },
-    { name: 'bin/busybox', mode: 0o755, body: busybox },
-    ...APPLETS.map((a) => ({ name: `bin/${a}`, mode: 0o777, linkname: 'busybox' })),
-    { name: 'etc/', mode: 0o755, dir: true },
-    { name: 'etc/passwd', mode: 0o644, body: Buffer.from('root:x:0:0:root:/root:/bin/sh\n') },
-    { name: 'etc/group', mode: 0o644, body: Buffer.from('root:x:0:\n') },
-    { name: 'tmp/', mode: 0o1777, dir: true },
-  ]);
+  return buildOneLayerArchive(
+    name,
+    [
+      { name: 'bin/', mode: 0o755, dir: true },
+      { name: 'bin/busybox', mode: 0o755, body: busybox },
+      ...APPLETS.map((a) => ({ name: `bin/${a}`, mode: 0o777, linkname: 'busybox' })),
+      { name: 'etc/', mode: 0o755, dir: true },
+      { name: 'etc/passwd', mode: 0o644, body: Buffer.from('root:x:0:0:root:/root:/bin/sh\n') },
+      { name: 'etc/group', mode: 0o644, body: Buffer.from('root:x:0:\n') },
+      { name: 'tmp/', mode: 0o1777, dir: true },
+    ],
+    { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] },
+  );
+}
+
+/** A docker-save archive of one image with one uncompressed layer (also the benchmarks' pause image). */
+export async function buildOneLayerArchive(
+  name: string,
+  entries: readonly ArchiveEntry[],
+  runConfig: Readonly<Record<string, unknown>>,
+): Promise<Buffer> {
+  const layer = await tarOf(entries);
   const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
   const config = Buffer.from(
     JSON.stringify({
       architecture: process.arch === 'x64' ? 'amd64' : process.arch,
       os: 'linux',
       created: MTIME.toISOString(),
-      config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'] },
+      config: runConfig,
       rootfs: { type: 'layers', diff_ids: [diffId] },
     }),
   );
