@@ -3,6 +3,7 @@
 // machine: loopback, the test bridge and the pods' namespaces.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile, rmdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { ContainerConfig, PodSandboxConfig, Protocol } from '../../../src/api/gen/cri.js';
 import { integrationSkipReason, startBerthd } from '../../harness/berthd.js';
@@ -92,5 +93,35 @@ describe('traffic between pods', { skip, timeout: 120_000 }, () => {
     }
     assert.equal(answer.trim(), 'hello from the server pod', 'pod to pod by IP');
     assert.equal((await readFromPort(HOST_PORT)).trim(), 'hello from the server pod', 'host port on 127.0.0.1');
+  });
+
+  it("places the pod's containers under its cgroup_parent (cgroupfs driver)", async () => {
+    const parent = `/berth-test-parent-${process.pid}`;
+    const rt = berthd.runtime();
+    const pod = PodSandboxConfig.fromJSON({
+      metadata: { name: 'cg', namespace: 'test', uid: 'cg-uid' },
+      linux: { cgroupParent: parent },
+    });
+    const { podSandboxId } = await unary(rt.runPodSandbox.bind(rt), { config: pod, runtimeHandler: '' }, 30_000);
+    const config = ContainerConfig.fromJSON({
+      metadata: { name: 'cg' },
+      image: { image },
+      command: ['/bin/sleep', '1000'],
+    });
+    const { containerId } = await unary(
+      rt.createContainer.bind(rt),
+      { podSandboxId, config, sandboxConfig: pod },
+      30_000,
+    );
+    await unary(rt.startContainer.bind(rt), { containerId });
+    const st = await unary(rt.containerStatus.bind(rt), { containerId, verbose: true });
+    const pid = (JSON.parse(st.info['info'] ?? '{}') as { pid: number }).pid;
+    const cgroups = await readFile(`/proc/${pid}/cgroup`, 'utf8');
+    // v1: the memory controller line; pure v2: the one unified line.
+    assert.match(cgroups, new RegExp(`(:memory:|^0::)${parent}/${containerId}$`, 'm'));
+    await unary(rt.removePodSandbox.bind(rt), { podSandboxId }, 60_000);
+    for (const ctrl of ['memory', 'cpu,cpuacct', 'pids', 'blkio', 'cpuset', 'devices', 'freezer']) {
+      await rmdir(`/sys/fs/cgroup/${ctrl}${parent}`).catch(() => undefined);
+    }
   });
 });
