@@ -21,6 +21,8 @@ import type {
   StartContainerResponse,
   StopContainerRequest,
   StopContainerResponse,
+  UpdateContainerResourcesRequest,
+  UpdateContainerResourcesResponse,
 } from '../api/gen/cri.js';
 import { BerthError } from '../base/errors.js';
 import type { ImageService } from '../images/index.js';
@@ -29,7 +31,7 @@ import type { CallContext } from './server.js';
 
 export type Containers = Pick<
   ContainerService,
-  'create' | 'start' | 'stop' | 'remove' | 'get' | 'list' | 'execSync' | 'reopenLog' | 'usage'
+  'create' | 'start' | 'stop' | 'remove' | 'get' | 'list' | 'execSync' | 'reopenLog' | 'usage' | 'updateResources'
 >;
 export type ImageLookup = Pick<ImageService, 'find'>;
 
@@ -190,6 +192,23 @@ export function execSync(containers: Containers) {
 export function reopenContainerLog(containers: Containers) {
   return async (request: ReopenContainerLogRequest, ctx: CallContext): Promise<ReopenContainerLogResponse> => {
     await containers.reopenLog(ctx.namespace, requireId(request.containerId, 'ReopenContainerLog'));
+    return {};
+  };
+}
+
+export function updateContainerResources(containers: Containers) {
+  return async (
+    request: UpdateContainerResourcesRequest,
+    ctx: CallContext,
+  ): Promise<UpdateContainerResourcesResponse> => {
+    if (request.linux === undefined) {
+      throw new BerthError('INVALID_ARGUMENT', 'UpdateContainerResources needs linux resources');
+    }
+    await containers.updateResources(
+      ctx.namespace,
+      requireId(request.containerId, 'UpdateContainerResources'),
+      request.linux,
+    );
     return {};
   };
 }

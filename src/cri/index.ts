@@ -29,6 +29,7 @@ import {
   reopenContainerLog,
   startContainer,
   stopContainer,
+  updateContainerResources,
 } from './containers.js';
 import type { ImageFsUsage } from './image-fs-info.js';
 
@@ -77,6 +78,7 @@ export function createCriServices(
       listContainers: listContainers(deps.containers, deps.images),
       execSync: execSync(deps.containers),
       reopenContainerLog: reopenContainerLog(deps.containers),
+      updateContainerResources: updateContainerResources(deps.containers),
       containerStats: containerStats(deps.containers, deps.nowNs),
       listContainerStats: listContainerStats(deps.containers, deps.nowNs),
     },

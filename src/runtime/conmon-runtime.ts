@@ -226,6 +226,20 @@ export class ConmonRuntime implements ContainerRuntime {
     }
   }
 
+  async update(id: string, runtimeHandler: string, resources: unknown): Promise<void> {
+    const args = [...this.runtimeArgs(), 'update', '--resources', '-', id];
+    const res = await this.opts.exec({
+      file: this.binaryOf(runtimeHandler),
+      args,
+      stdin: JSON.stringify(resources),
+      timeoutMs: RUNTIME_TIMEOUT_MS,
+    });
+    if (res.exitCode !== 0) {
+      const code = GONE.test(res.stderr) ? 'NOT_FOUND' : 'UNKNOWN';
+      throw new BerthError(code, `update resources of container ${id}: ${stderrTail(res.stderr).trim()}`);
+    }
+  }
+
   async reopenLog(id: string): Promise<void> {
     const ctl = join(this.opts.bundleDirOf(id), 'ctl');
     let fh;

@@ -43,6 +43,8 @@ export interface ContainerRuntime {
   state(id: string, runtimeHandler: string): Promise<RuntimeState>;
   execSync(id: string, runtimeHandler: string, cmd: readonly string[], timeoutMs: number): Promise<ExecSyncResult>;
   reopenLog(id: string): Promise<void>;
+  /** `<runtime> update` with OCI LinuxResources JSON (cgroup limits of a running container). */
+  update(id: string, runtimeHandler: string, resources: unknown): Promise<void>;
   /** The exit a watcher recorded for id (after a restart, for containers that exited meanwhile). */
   exitOf(id: string): Promise<ContainerExit | undefined>;
   /** Called once per container exit, including exits that happened while berthd was down (on start). */

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { ContainerConfig, Signal, signalToJSON } from '../api/gen/cri.js';
+import type { LinuxContainerResources } from '../api/gen/cri.js';
 import { BerthError, isBerthError } from '../base/errors.js';
 import { writeFileAtomic } from '../base/fs.js';
 import { KeyedMutex } from '../base/keyed-mutex.js';
@@ -25,7 +26,7 @@ import { chainIds } from '../snapshots/index.js';
 import type { ContainerRecord, ContainerRepository, ContainerState } from '../store/index.js';
 import type { ContainerExit, ContainerRuntime, ExecSyncResult } from './container-runtime.js';
 import { parseGroup, parsePasswd, resolveUser } from './image-user.js';
-import { buildOciSpec, cgroupsPathOf, seccompProfileOf } from './oci-spec.js';
+import { buildOciSpec, cgroupsPathOf, computeResources, seccompProfileOf } from './oci-spec.js';
 import type { HostFacts } from './oci-spec.js';
 import type { OciDevice, OciSeccomp } from './oci-types.js';
 
@@ -252,6 +253,23 @@ export class ContainerService {
     if (c.state !== 'running') throw new BerthError('FAILED_PRECONDITION', `container ${c.id} is not running`);
     if (cmd.length === 0) throw new BerthError('INVALID_ARGUMENT', 'ExecSync needs a command');
     return this.deps.runtime.execSync(c.id, c.runtimeHandler, cmd, timeoutSeconds > 0 ? timeoutSeconds * 1000 : 0);
+  }
+
+  /** UpdateContainerResources: new cgroup limits for a created or running container, kept in its config. */
+  async updateResources(namespace: string, idOrPrefix: string, resources: LinuxContainerResources): Promise<Container> {
+    const id = this.get(namespace, idOrPrefix).id;
+    return this.locks.run(id, async () => {
+      const c = this.mustHave(id);
+      if (c.state !== 'created' && c.state !== 'running') {
+        throw new BerthError('FAILED_PRECONDITION', `container ${id} is ${c.state}: its resources cannot change`);
+      }
+      await this.deps.runtime.update(id, c.runtimeHandler, computeResources(resources));
+      const linux = { ...(c.config.linux ?? { resources: undefined, securityContext: undefined }), resources };
+      const updated = { ...c, config: { ...c.config, linux } };
+      this.deps.repo.updateConfig(id, JSON.stringify(ContainerConfig.toJSON(updated.config)));
+      this.containers.set(id, updated);
+      return updated;
+    });
   }
 
   async reopenLog(namespace: string, idOrPrefix: string): Promise<void> {

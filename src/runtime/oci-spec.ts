@@ -9,7 +9,7 @@
  * bind mounts with their propagation; resources; the pod's namespaces joined by path.
  */
 import { MountPropagation, NamespaceMode, SecurityProfile_ProfileType } from '../api/gen/cri.js';
-import type { ContainerConfig } from '../api/gen/cri.js';
+import type { ContainerConfig, LinuxContainerResources } from '../api/gen/cri.js';
 import { BerthError } from '../base/errors.js';
 import type { ResolvedUser } from './image-user.js';
 import type {
@@ -231,8 +231,12 @@ function resourcesOf(input: SpecInput, privileged: boolean): OciResources {
           access: permissions,
         })),
       ];
-  const out: OciResources = { devices };
-  if (r === undefined) return out;
+  return { devices, ...(r === undefined ? {} : computeResources(r)) };
+}
+
+/** CPU, memory, hugepage and unified limits of a CRI LinuxContainerResources (also for `runc update`). */
+export function computeResources(r: LinuxContainerResources): Omit<OciResources, 'devices'> {
+  const out: Omit<OciResources, 'devices'> = {};
   const n = (v: bigint): number => Number(v);
   if (r.memoryLimitInBytes > 0n) {
     out.memory = { limit: n(r.memoryLimitInBytes) };

@@ -40,6 +40,7 @@ export class ContainerRepository {
   private readonly insertStmt: Statement<[string, string, string, string, string, string, bigint, string, string]>;
   private readonly updateStmt: Statement<[string, string, string]>;
   private readonly deleteStmt: Statement<[string]>;
+  private readonly configStmt: Statement<[string, string]>;
   private readonly byNameStmt: Statement<[string], { id: string }>;
 
   constructor(db: Database) {
@@ -47,6 +48,7 @@ export class ContainerRepository {
     this.insertStmt = db.prepare(`INSERT INTO containers (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.updateStmt = db.prepare('UPDATE containers SET state = ?, status = ? WHERE id = ?');
     this.deleteStmt = db.prepare('DELETE FROM containers WHERE id = ?');
+    this.configStmt = db.prepare('UPDATE containers SET config = ? WHERE id = ?');
     this.byNameStmt = db.prepare<[string], { id: string }>('SELECT id FROM containers WHERE name = ?');
   }
 
@@ -65,6 +67,11 @@ export class ContainerRepository {
 
   update(id: string, state: ContainerState, status: string): void {
     this.updateStmt.run(state, status, id);
+  }
+
+  /** The config after UpdateContainerResources changed its resources. */
+  updateConfig(id: string, config: string): void {
+    this.configStmt.run(config, id);
   }
 
   delete(id: string): void {

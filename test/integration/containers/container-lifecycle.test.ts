@@ -8,7 +8,12 @@ import { readFile, rename, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { ContainerConfig, ContainerState, PodSandboxConfig } from '../../../src/api/gen/cri.js';
+import {
+  ContainerConfig,
+  ContainerState,
+  LinuxContainerResources,
+  PodSandboxConfig,
+} from '../../../src/api/gen/cri.js';
 import { integrationSkipReason, restartBerthd, startBerthd } from '../../harness/berthd.js';
 import type { Berthd } from '../../harness/berthd.js';
 import { unary, unaryError } from '../../harness/grpc.js';
@@ -202,6 +207,24 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
       (second.writableLayer?.usedBytes?.value ?? 0n) >= 2n * 1024n * 1024n,
       'the 2 MiB file is in the writable layer',
     );
+    await unary(rt().removeContainer.bind(rt()), { containerId: id }, 30_000);
+  });
+
+  it('updates the resources of a running container', async () => {
+    const id = await create('resized', { command: ['/bin/sleep', '1000'] });
+    await start(id);
+    await unary(rt().updateContainerResources.bind(rt()), {
+      containerId: id,
+      linux: LinuxContainerResources.fromJSON({ memoryLimitInBytes: 64 * 1024 * 1024, cpuShares: 256 }),
+      windows: undefined,
+      annotations: {},
+    });
+    const v1 = `/sys/fs/cgroup/memory/berth/${id}/memory.limit_in_bytes`;
+    const v2 = `/sys/fs/cgroup/berth/${id}/memory.max`;
+    const limit = await readFile(v1, 'utf8').catch(() => readFile(v2, 'utf8'));
+    assert.equal(limit.trim(), String(64 * 1024 * 1024));
+    const st = await unary(rt().containerStatus.bind(rt()), { containerId: id, verbose: false });
+    assert.equal(st.status?.resources?.linux?.memoryLimitInBytes, BigInt(64 * 1024 * 1024));
     await unary(rt().removeContainer.bind(rt()), { containerId: id }, 30_000);
   });
 
