@@ -5,6 +5,7 @@
 import { ContainerConfig, ContainerState } from '../api/gen/cri.js';
 import type {
   Container as CriContainer,
+  ContainerStatus,
   ContainerStatusRequest,
   ContainerStatusResponse,
   CreateContainerRequest,
@@ -73,6 +74,31 @@ function toCriContainer(c: Container, images: ImageLookup): CriContainer {
   };
 }
 
+export function toContainerStatus(c: Container, images: ImageLookup): ContainerStatus {
+  const base = toCriContainer(c, images);
+  return {
+    id: c.id,
+    metadata: c.config.metadata,
+    state: base.state,
+    createdAt: c.createdAtNs,
+    startedAt: c.status.startedAtNs,
+    finishedAt: c.status.finishedAtNs,
+    exitCode: c.status.exitCode,
+    image: base.image,
+    imageRef: base.imageRef,
+    reason: c.status.reason,
+    message: c.status.message,
+    labels: base.labels,
+    annotations: base.annotations,
+    mounts: c.config.mounts,
+    logPath: c.status.logPath,
+    resources: c.config.linux?.resources ? { linux: c.config.linux.resources, windows: undefined } : undefined,
+    imageId: c.imageId,
+    user: undefined,
+    stopSignal: c.config.stopSignal,
+  };
+}
+
 export function createContainer(containers: Containers) {
   return async (request: CreateContainerRequest, ctx: CallContext): Promise<CreateContainerResponse> => {
     if (request.config === undefined) throw new BerthError('INVALID_ARGUMENT', 'CreateContainer needs a config');
@@ -111,7 +137,6 @@ export function removeContainer(containers: Containers) {
 export function containerStatus(containers: Containers, images: ImageLookup) {
   return async (request: ContainerStatusRequest, ctx: CallContext): Promise<ContainerStatusResponse> => {
     const c = containers.get(ctx.namespace, requireId(request.containerId, 'ContainerStatus'));
-    const base = toCriContainer(c, images);
     const info: Record<string, string> = {};
     if (request.verbose) {
       info['info'] = JSON.stringify({
@@ -123,27 +148,7 @@ export function containerStatus(containers: Containers, images: ImageLookup) {
       });
     }
     return {
-      status: {
-        id: c.id,
-        metadata: c.config.metadata,
-        state: base.state,
-        createdAt: c.createdAtNs,
-        startedAt: c.status.startedAtNs,
-        finishedAt: c.status.finishedAtNs,
-        exitCode: c.status.exitCode,
-        image: base.image,
-        imageRef: base.imageRef,
-        reason: c.status.reason,
-        message: c.status.message,
-        labels: base.labels,
-        annotations: base.annotations,
-        mounts: c.config.mounts,
-        logPath: c.status.logPath,
-        resources: c.config.linux?.resources ? { linux: c.config.linux.resources, windows: undefined } : undefined,
-        imageId: c.imageId,
-        user: undefined,
-        stopSignal: c.config.stopSignal,
-      },
+      status: toContainerStatus(c, images),
       info,
     };
   };

@@ -4,6 +4,7 @@
 import type { Condition } from '../base/condition.js';
 import type { Sandboxes } from './pod-sandbox.js';
 import type { Containers } from './containers.js';
+import type { ContainerEvent, EventBus } from '../events/index.js';
 
 export interface ReadinessCheck {
   check(): Promise<Condition>;
@@ -31,5 +32,6 @@ export interface RuntimeServiceDeps {
   readonly podCidrs: PodCidrs;
   readonly sandboxes: Sandboxes;
   readonly containers: Containers;
+  readonly containerEvents: EventBus<ContainerEvent>;
   readonly nowNs: () => bigint;
 }

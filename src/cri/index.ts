@@ -20,6 +20,7 @@ import { imageFsInfo } from './image-fs-info.js';
 import { CRI_NAMESPACE } from './image-view.js';
 import { listPodSandbox, podSandboxStatus, removePodSandbox, runPodSandbox, stopPodSandbox } from './pod-sandbox.js';
 import { containerStats, listContainerStats } from './container-stats.js';
+import { getContainerEvents } from './container-events.js';
 import {
   containerStatus,
   createContainer,
@@ -79,6 +80,7 @@ export function createCriServices(
       execSync: execSync(deps.containers),
       reopenContainerLog: reopenContainerLog(deps.containers),
       updateContainerResources: updateContainerResources(deps.containers),
+      getContainerEvents: getContainerEvents(deps.containerEvents, deps.sandboxes, deps.containers, deps.images),
       containerStats: containerStats(deps.containers, deps.nowNs),
       listContainerStats: listContainerStats(deps.containers, deps.nowNs),
     },

@@ -4,6 +4,7 @@ import type {
   ListPodSandboxRequest,
   ListPodSandboxResponse,
   PodSandbox,
+  PodSandboxStatus,
   PodSandboxStatusRequest,
   PodSandboxStatusResponse,
   RemovePodSandboxRequest,
@@ -17,7 +18,7 @@ import { BerthError } from '../base/errors.js';
 import type { Sandbox, SandboxService } from '../sandbox/index.js';
 import type { CallContext } from './server.js';
 
-export type Sandboxes = Pick<SandboxService, 'run' | 'stop' | 'remove' | 'get' | 'list'>;
+export type Sandboxes = Pick<SandboxService, 'run' | 'stop' | 'remove' | 'get' | 'list' | 'find'>;
 
 function requireId(id: string, rpc: string): string {
   if (id === '') throw new BerthError('INVALID_ARGUMENT', `${rpc} needs a pod sandbox id`);
@@ -37,6 +38,26 @@ function toPodSandbox(s: Sandbox): PodSandbox {
     labels: { ...s.spec.labels },
     annotations: { ...s.spec.annotations },
     runtimeHandler: s.spec.runtimeHandler,
+  };
+}
+
+export function toPodSandboxStatus(s: Sandbox): PodSandboxStatus {
+  const [ip = '', ...others] = s.network.ips;
+  const nsOptions = s.config.linux?.securityContext?.namespaceOptions;
+  return {
+    ...toPodSandbox(s),
+    network: { ip, additionalIps: others.map((o) => ({ ip: o })) },
+    linux: {
+      namespaces: {
+        options: {
+          network: nsOptions?.network ?? NamespaceMode.POD,
+          pid: nsOptions?.pid ?? NamespaceMode.CONTAINER,
+          ipc: nsOptions?.ipc ?? NamespaceMode.POD,
+          targetId: nsOptions?.targetId ?? '',
+          usernsOptions: nsOptions?.usernsOptions,
+        },
+      },
+    },
   };
 }
 
@@ -65,23 +86,7 @@ export function removePodSandbox(sandboxes: Sandboxes) {
 export function podSandboxStatus(sandboxes: Sandboxes, nowNs: () => bigint) {
   return async (request: PodSandboxStatusRequest, ctx: CallContext): Promise<PodSandboxStatusResponse> => {
     const s = sandboxes.get(ctx.namespace, requireId(request.podSandboxId, 'PodSandboxStatus'));
-    const [ip = '', ...others] = s.network.ips;
-    const nsOptions = s.config.linux?.securityContext?.namespaceOptions;
-    const status = {
-      ...toPodSandbox(s),
-      network: { ip, additionalIps: others.map((o) => ({ ip: o })) },
-      linux: {
-        namespaces: {
-          options: {
-            network: nsOptions?.network ?? NamespaceMode.POD,
-            pid: nsOptions?.pid ?? NamespaceMode.CONTAINER,
-            ipc: nsOptions?.ipc ?? NamespaceMode.POD,
-            targetId: nsOptions?.targetId ?? '',
-            usernsOptions: nsOptions?.usernsOptions,
-          },
-        },
-      },
-    };
+    const status = toPodSandboxStatus(s);
     const info: Record<string, string> = {};
     if (request.verbose) {
       info['info'] = JSON.stringify({

@@ -36,6 +36,8 @@ import { ContentStore, LeaseManager } from '../content/index.js';
 import { decodeDockerAuth, ImagePuller, ImagePusher, ImageService, RegistryClient } from '../images/index.js';
 import { createSnapshotter } from '../snapshots/index.js';
 import { CgroupStats } from '../stats/index.js';
+import { EventBus } from '../events/index.js';
+import type { ContainerEvent } from '../events/index.js';
 import { PodNamespaces, SandboxService } from '../sandbox/index.js';
 import { exec } from '../base/exec.js';
 import { createAdminService } from '../admin/index.js';
@@ -173,7 +175,9 @@ export class Daemon {
     });
     await conmonRuntime.init();
     this.conmonRuntime = conmonRuntime;
+    const containerEvents = new EventBus<ContainerEvent>();
     const containers = await ContainerService.open({
+      events: containerEvents,
       repo: store.containers,
       runtime: conmonRuntime,
       snapshotter,
@@ -215,6 +219,7 @@ export class Daemon {
         podCidrs,
         sandboxes,
         containers,
+        containerEvents,
         nowNs,
         images,
         imageFs: {

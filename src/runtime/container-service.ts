@@ -23,6 +23,7 @@ import type { DiskUsage, Snapshotter } from '../snapshots/index.js';
 import { CpuRateTracker } from '../stats/index.js';
 import type { CgroupSample, CgroupStats } from '../stats/index.js';
 import { chainIds } from '../snapshots/index.js';
+import type { ContainerEvent, ContainerEventKind } from '../events/index.js';
 import type { ContainerRecord, ContainerRepository, ContainerState } from '../store/index.js';
 import type { ContainerExit, ContainerRuntime, ExecSyncResult } from './container-runtime.js';
 import { parseGroup, parsePasswd, resolveUser } from './image-user.js';
@@ -92,6 +93,7 @@ export interface ContainerDeps {
   readonly nowNs: () => bigint;
   /** Unmounts a path if it is a mount point (and everything under it). */
   readonly unmountAll: (path: string) => Promise<void>;
+  readonly events?: { publish(event: ContainerEvent): void };
 }
 
 const ID_BYTES = 32;
@@ -185,6 +187,7 @@ export class ContainerService {
         const { pid } = await this.makeContainer(container, pod, image);
         container = this.save({ ...container, state: 'created', status: { ...container.status, pid } });
         this.deps.log.info({ container: id, name, sandbox: pod.id }, 'container created');
+        this.emit('created', container);
         return container;
       } catch (err) {
         await this.destroy(container).catch((cleanupErr: unknown) =>
@@ -205,11 +208,13 @@ export class ContainerService {
       const startedAtNs = this.deps.nowNs();
       await this.deps.runtime.start(id, c.runtimeHandler);
       const now = this.containers.get(id)!; // a fast process may have exited already
-      return this.save({
+      const started = this.save({
         ...now,
         state: now.state === 'exited' ? 'exited' : 'running',
         status: { ...now.status, startedAtNs },
       });
+      this.emit('started', started);
+      return started;
     });
   }
 
@@ -510,6 +515,7 @@ export class ContainerService {
       status: { ...c.status, exitCode: exit.exitCode, finishedAtNs: exit.finishedAtNs, reason, pid: 0 },
     });
     this.deps.log.info({ container: c.id, exitCode: exit.exitCode, reason }, 'container exited');
+    this.emit('stopped', c);
     for (const wake of this.exitWaiters.get(exit.id) ?? []) wake();
     this.exitWaiters.delete(exit.id);
   }
@@ -523,6 +529,17 @@ export class ContainerService {
     await rm(dir, { recursive: true, force: true });
     this.deps.repo.delete(c.id);
     this.containers.delete(c.id);
+    if (c.state !== 'creating') this.emit('deleted', c);
+  }
+
+  private emit(kind: ContainerEventKind, c: Container): void {
+    this.deps.events?.publish({
+      kind,
+      namespace: c.namespace,
+      containerId: c.id,
+      sandboxId: c.sandboxId,
+      atNs: this.deps.nowNs(),
+    });
   }
 
   private async recover(record: ContainerRecord): Promise<void> {

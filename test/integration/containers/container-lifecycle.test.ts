@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import {
   ContainerConfig,
+  ContainerEventType,
   ContainerState,
   LinuxContainerResources,
   PodSandboxConfig,
@@ -105,6 +106,34 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     assert.match(log, /^\S+ stderr F to-stderr$/m);
     const again = await unaryError(rt().startContainer.bind(rt()), { containerId: id });
     assert.equal(again.code, status.FAILED_PRECONDITION);
+  });
+
+  it('streams created, started, stopped and deleted events with the pod status (GetContainerEvents)', async () => {
+    const client = rt();
+    const stream = client.getContainerEvents({});
+    const seen: { id: string; type: number; pod: string | undefined }[] = [];
+    stream.on('data', (e: { containerId: string; containerEventType: number; podSandboxStatus?: { id: string } }) =>
+      seen.push({ id: e.containerId, type: e.containerEventType, pod: e.podSandboxStatus?.id }),
+    );
+    stream.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    const id = await create('evented', { command: ['/bin/sh', '-c', 'exit 0'] });
+    await start(id);
+    await exited(id);
+    await unary(rt().removeContainer.bind(rt()), { containerId: id }, 30_000);
+    await waitFor('four events', async () => (seen.filter((e) => e.id === id).length >= 4 ? true : undefined));
+    stream.cancel();
+    const mine = seen.filter((e) => e.id === id);
+    assert.deepEqual(
+      mine.map((e) => e.type),
+      [
+        ContainerEventType.CONTAINER_CREATED_EVENT,
+        ContainerEventType.CONTAINER_STARTED_EVENT,
+        ContainerEventType.CONTAINER_STOPPED_EVENT,
+        ContainerEventType.CONTAINER_DELETED_EVENT,
+      ],
+    );
+    assert.equal(mine[0]?.pod, podId);
   });
 
   it('reserves names and refuses unknown images', async () => {
