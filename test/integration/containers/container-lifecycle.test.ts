@@ -239,6 +239,18 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     await unary(rt().removeContainer.bind(rt()), { containerId: id }, 30_000);
   });
 
+  it('reports OOMKilled for a container past its memory limit', async () => {
+    const id = await create('hog', {
+      command: ['/bin/tail', '/dev/zero'],
+      linux: { resources: { memoryLimitInBytes: 16 * 1024 * 1024 } },
+    });
+    await start(id);
+    const st = await exited(id);
+    assert.equal(st.reason, 'OOMKilled');
+    assert.equal(st.exitCode, 137);
+    await unary(rt().removeContainer.bind(rt()), { containerId: id }, 30_000);
+  });
+
   it('updates the resources of a running container', async () => {
     const id = await create('resized', { command: ['/bin/sleep', '1000'] });
     await start(id);
@@ -257,19 +269,24 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
     await unary(rt().removeContainer.bind(rt()), { containerId: id }, 30_000);
   });
 
-  it('keeps running containers across a berthd restart and sees exits that happened meanwhile', async () => {
-    const runner = await create('survivor', { command: ['/bin/sleep', '1000'] });
-    await start(runner);
+  it('keeps 10 containers across a kill -9 of berthd and sees the one that exited meanwhile', async () => {
+    const runners: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const id = await create(`survivor-${i}`, { command: ['/bin/sleep', '1000'] });
+      await start(id);
+      runners.push(id);
+    }
     const quitter = await create('quitter', { command: ['/bin/sh', '-c', 'sleep 2; exit 5'] });
     await start(quitter);
-    await berthd.stop();
+    await berthd.kill();
     await new Promise((r) => setTimeout(r, 3000));
     berthd = await restartBerthd(berthd);
-    assert.equal((await statusOf(runner)).state, ContainerState.CONTAINER_RUNNING);
-    assert.equal((await exec(runner, ['/bin/echo', 'alive'])).stdout.toString(), 'alive\n');
+    for (const id of runners) assert.equal((await statusOf(id)).state, ContainerState.CONTAINER_RUNNING, id);
+    assert.equal((await exec(runners[0]!, ['/bin/echo', 'alive'])).stdout.toString(), 'alive\n');
     const q = await statusOf(quitter);
     assert.equal(q.state, ContainerState.CONTAINER_EXITED);
     assert.equal(q.exitCode, 5);
+    assert.ok(q.finishedAt > q.startedAt, 'the real finish time, from the exit file');
   });
 
   it('removing the pod stops and removes its containers and leaves no mount or state', async () => {
