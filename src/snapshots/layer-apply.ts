@@ -42,6 +42,7 @@ import { writeBatched } from '../base/batched-write.js';
 import type { Exec } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
 import { decompressLayer } from './layer-decompress.js';
+import { PaxXattrTap } from './pax-xattrs.js';
 import { layerPathParts, whiteoutOf } from './layer-path.js';
 import { copyDirMeta, visibleLowerDir } from './overlay-lookup.js';
 
@@ -86,6 +87,7 @@ export async function applyLayer(
     destroy(err: Error): void;
   };
   const dirTimes: DirTimes = new Map();
+  const paxTap = new PaxXattrTap();
   const applier = new EntryApplier(root, opts, dirTimes);
   await applier.start();
 
@@ -99,6 +101,7 @@ export async function applyLayer(
         if (opts.signal?.aborted) throw new BerthError('CANCELLED', `apply of layer ${opts.layer} cancelled`);
         if (isStopped) return; // the extractor failed: stop reading the source
         hash.update(chunk);
+        paxTap.push(chunk); // ahead of tar-stream, which parses the same bytes after this write
         if (!sink.write(chunk)) {
           await new Promise<void>((resolve) => {
             const done = (): void => {
@@ -119,7 +122,7 @@ export async function applyLayer(
 
   try {
     for await (const entry of extract) {
-      await applier.apply(entry.header, entry as unknown as AsyncIterable<Buffer>);
+      await applier.apply(entry.header, entry as unknown as AsyncIterable<Buffer>, paxTap.next());
     }
   } catch (err) {
     sink.destroy(err as Error);
@@ -139,6 +142,8 @@ class EntryApplier {
   /** Native form: every path this layer wrote or went through (what an opaque marker keeps). */
   private readonly layerPaths = new Set<string>();
   private readonly isNative: boolean;
+  /** The current entry's raw xattrs (set by apply, read by setMeta). */
+  private xattrs: ReadonlyMap<string, Buffer> = new Map();
 
   constructor(
     private readonly root: string,
@@ -164,7 +169,13 @@ class EntryApplier {
     }
   }
 
-  async apply(header: Headers, body: AsyncIterable<Buffer>): Promise<void> {
+  /** xattrs: this entry's raw SCHILY.xattr values (PaxXattrTap), byte for byte. */
+  async apply(
+    header: Headers,
+    body: AsyncIterable<Buffer>,
+    xattrs: ReadonlyMap<string, Buffer> = new Map(),
+  ): Promise<void> {
+    this.xattrs = xattrs;
     const parts = layerPathParts(header.name, this.opts.layer);
     if (parts.length === 0) {
       // The layer root itself ("./"): only its metadata matters.
@@ -332,13 +343,8 @@ class EntryApplier {
   private async setMeta(path: string, header: Headers, isDir: boolean): Promise<void> {
     await chown(path, header.uid ?? 0, header.gid ?? 0);
     await chmod(path, (header.mode ?? (isDir ? 0o755 : 0o644)) & 0o7777);
-    const pax = (header.pax ?? {}) as Readonly<Record<string, unknown>>;
-    for (const [key, value] of Object.entries(pax)) {
-      if (!key.startsWith('SCHILY.xattr.') || typeof value !== 'string') continue;
-      // tar-stream decodes pax records as UTF-8, so UTF-8 is the encoding that gives the bytes back.
-      // TODO(#3): values that are not valid UTF-8 (some security.capability masks) need the raw record.
-      await setAttribute(path, key.slice('SCHILY.xattr.'.length), Buffer.from(value, 'utf8'));
-    }
+    // The raw values from PaxXattrTap: tar-stream's own header.pax lost any that were not valid UTF-8.
+    for (const [name, value] of this.xattrs) await setAttribute(path, name, value);
     const mtime = header.mtime ?? new Date(0);
     if (isDir) this.dirTimes.set(path, mtime);
     else await utimes(path, mtime, mtime);

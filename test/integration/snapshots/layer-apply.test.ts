@@ -15,6 +15,7 @@ import type { Header } from 'tar-stream';
 import { exec } from '../../../src/base/exec.js';
 import { applyLayer } from '../../../src/snapshots/layer-apply.js';
 import { integrationSkipReason } from '../../harness/berthd.js';
+import { SETUID_CAP, tarWithBinaryXattrs } from '../../harness/raw-tar.js';
 
 const skip = integrationSkipReason();
 const ZSTD_BIN = '/usr/bin/zstd';
@@ -199,4 +200,12 @@ describe('layer applier', { skip, timeout: 60_000 }, () => {
       assert.equal(await readFile(join(root, 'etc/motd'), 'utf8'), 'zstd layer\n');
     }),
   );
+
+  it('sets xattr values byte for byte, also ones that are not UTF-8 (security.capability)', () =>
+    withDirs(async (root) => {
+      await apply(tarWithBinaryXattrs(SETUID_CAP), root);
+      assert.deepEqual(await getAttribute(join(root, 'bin/ping'), 'security.capability'), SETUID_CAP);
+      assert.equal((await getAttribute(join(root, 'bin/ping'), 'user.note')).toString('utf8'), 'héllo ✓');
+      assert.equal(await readFile(join(root, 'etc/plain'), 'utf8'), 'abc');
+    }));
 });
