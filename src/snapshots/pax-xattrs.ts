@@ -82,7 +82,7 @@ export class PaxXattrTap {
 
   /** The raw xattrs of the next entry tar-stream emits (empty when it had none). */
   next(): Map<string, Buffer> {
-    return this.entries.shift() ?? new Map();
+    return this.entries.shift() ?? new Map<string, Buffer>();
   }
 
   private onHeader(header: Buffer): void {
@@ -110,7 +110,6 @@ export class PaxXattrTap {
     this.pending = new Map();
     // As tar-stream reads it: every entry but a directory is followed by `size` bytes of data.
     const dataSize = type === '5' ? 0 : size;
-    type === '1' || type === '2' || type === '3' || type === '4' || type === '5' || type === '6' ? 0 : size;
     this.state = dataSize > 0 ? { kind: 'skip', remaining: padded(dataSize) } : { kind: 'header' };
   }
 }
