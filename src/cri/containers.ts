@@ -32,7 +32,17 @@ import type { CallContext } from './server.js';
 
 export type Containers = Pick<
   ContainerService,
-  'create' | 'start' | 'stop' | 'remove' | 'get' | 'list' | 'execSync' | 'reopenLog' | 'usage' | 'updateResources'
+  | 'create'
+  | 'start'
+  | 'stop'
+  | 'remove'
+  | 'get'
+  | 'list'
+  | 'execSync'
+  | 'reopenLog'
+  | 'usage'
+  | 'podUsage'
+  | 'updateResources'
 >;
 export type ImageLookup = Pick<ImageService, 'find'>;
 

@@ -21,6 +21,7 @@ import { CRI_NAMESPACE } from './image-view.js';
 import { listPodSandbox, podSandboxStatus, removePodSandbox, runPodSandbox, stopPodSandbox } from './pod-sandbox.js';
 import { containerStats, listContainerStats } from './container-stats.js';
 import { getContainerEvents } from './container-events.js';
+import { listPodSandboxStats, podSandboxStats } from './pod-stats.js';
 import {
   containerStatus,
   createContainer,
@@ -83,6 +84,8 @@ export function createCriServices(
       getContainerEvents: getContainerEvents(deps.containerEvents, deps.sandboxes, deps.containers, deps.images),
       containerStats: containerStats(deps.containers, deps.nowNs),
       listContainerStats: listContainerStats(deps.containers, deps.nowNs),
+      podSandboxStats: podSandboxStats(deps.sandboxes, deps.containers, deps.nowNs),
+      listPodSandboxStats: listPodSandboxStats(deps.sandboxes, deps.containers, deps.nowNs),
     },
     {
       serviceName: 'RuntimeService',

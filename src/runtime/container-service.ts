@@ -20,8 +20,8 @@ import type { Logger } from '../base/logger.js';
 import type { ImageView } from '../images/index.js';
 import type { Sandbox } from '../sandbox/index.js';
 import type { DiskUsage, Snapshotter } from '../snapshots/index.js';
-import { CpuRateTracker } from '../stats/index.js';
-import type { CgroupSample, CgroupStats } from '../stats/index.js';
+import { CpuRateTracker, readNetDev } from '../stats/index.js';
+import type { CgroupSample, CgroupStats, InterfaceUsage } from '../stats/index.js';
 import { chainIds } from '../snapshots/index.js';
 import type { ContainerEvent, ContainerEventKind } from '../events/index.js';
 import type { ContainerRecord, ContainerRepository, ContainerState } from '../store/index.js';
@@ -353,6 +353,24 @@ export class ContainerService {
     );
     this.cpuRates.retain(new Set(this.containers.keys()));
     return out;
+  }
+
+  /**
+   * A pod's usage (PodSandboxStats): its containers' usage and its network counters, read through a running
+   * container of the pod (none running: no network figures, as the pod has nothing to measure).
+   */
+  async podUsage(
+    namespace: string,
+    sandboxId: string,
+  ): Promise<{ readonly containers: ContainerUsage[]; readonly interfaces: InterfaceUsage[] | undefined }> {
+    const containers = await this.usage(namespace, { sandboxId });
+    const pod = this.deps.pods.find(namespace, sandboxId);
+    const running = containers.find((u) => u.container.state === 'running' && u.container.status.pid > 0);
+    const interfaces =
+      pod === undefined || pod.spec.hostNetwork || running === undefined
+        ? undefined
+        : await readNetDev(running.container.status.pid);
+    return { containers, interfaces };
   }
 
   /** Image ids some container uses: image prune keeps them. */

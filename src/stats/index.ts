@@ -4,3 +4,5 @@
  */
 export { CgroupStats, CpuRateTracker, cgroupRelativePath } from './cgroup-stats.js';
 export type { CgroupMode, CgroupSample } from './cgroup-stats.js';
+export { parseNetDev, readNetDev } from './net-dev.js';
+export type { InterfaceUsage } from './net-dev.js';

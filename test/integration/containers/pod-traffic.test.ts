@@ -93,6 +93,15 @@ describe('traffic between pods', { skip, timeout: 120_000 }, () => {
     }
     assert.equal(answer.trim(), 'hello from the server pod', 'pod to pod by IP');
     assert.equal((await readFromPort(HOST_PORT)).trim(), 'hello from the server pod', 'host port on 127.0.0.1');
+
+    const stats = await unary(rt.podSandboxStats.bind(rt), { podSandboxId: server.podSandboxId });
+    const linux = stats.stats?.linux;
+    assert.equal(linux?.containers.length, 1);
+    assert.equal(linux?.network?.defaultInterface?.name, 'eth0');
+    assert.ok((linux?.network?.defaultInterface?.rxBytes?.value ?? 0n) > 0n, 'traffic counted on eth0');
+    assert.ok((linux?.memory?.workingSetBytes?.value ?? 0n) > 0n);
+    const all = await unary(rt.listPodSandboxStats.bind(rt), { filter: undefined });
+    assert.equal(all.stats.length, 2);
   });
 
   it("places the pod's containers under its cgroup_parent (cgroupfs driver)", async () => {
