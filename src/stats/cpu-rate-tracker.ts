@@ -10,7 +10,10 @@
  */
 
 export interface CpuRateTrackerOptions {
-  /** Shortest window a new rate is computed over; default 1 s. */
+  /**
+   * Shortest window a new rate is computed over; default 100 ms. cpuacct.usage and cpu.stat are exact to the
+   * ns, so 100 ms is long enough for a steady rate yet lets a second poll 0.5 s later see one.
+   */
   readonly minWindowNs?: bigint;
   /** Drop ids not sampled for this long (sample time); default 10 min. */
   readonly forgetAfterNs?: bigint;
@@ -39,7 +42,7 @@ export class CpuRateTracker {
   private lastPruneNs = 0n;
 
   constructor(opts: CpuRateTrackerOptions = {}) {
-    this.minWindowNs = opts.minWindowNs ?? NS_PER_S;
+    this.minWindowNs = opts.minWindowNs ?? NS_PER_S / 10n;
     this.forgetAfterNs = opts.forgetAfterNs ?? 600n * NS_PER_S;
   }
 

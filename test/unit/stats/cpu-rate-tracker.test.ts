@@ -12,6 +12,8 @@ describe('CpuRateTracker', () => {
     assert.equal(t.rate('a', at(S / 2n, 11n * S)), S / 2n, 'half a core');
     assert.equal(t.rate('a', at(S / 2n + 4n * S, 13n * S)), 2n * S, 'two cores');
     assert.equal(t.rate('b', at(7n * S, 13n * S)), 0n, 'ids are apart');
+    assert.equal(t.rate('b', at(7n * S + S / 4n, 13n * S + S / 2n)), S / 2n, 'the default window allows 0.5 s');
+    assert.equal(t.rate('b', at(8n * S, 13n * S + S / 2n + 50_000_000n)), S / 2n, 'but not 50 ms');
   });
 
   it('keeps the last rate when polled again within the minimum window', () => {
