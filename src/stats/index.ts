@@ -3,6 +3,7 @@
  *   CgroupStats      one sample of a cgroup named by its OCI cgroupsPath (cgroupfs or systemd driver), on
  *                    cgroup v1, hybrid (v1 controllers + an empty v2 tree) and pure v2: CPU time, memory usage,
  *                    working set, rss, limit, available, page faults, tasks. undefined when the cgroup is gone.
+ *   sumCgroupSamples a pod's usage from its containers' samples when the pod has no cgroup of its own.
  *   CpuRateTracker   usage_nano_cores from two samples per id (0 on the first), forgetting idle ids.
  *   diskUsage        bytes and inodes under a directory (hardlinks once, one filesystem only).
  *   DiskUsageCache   diskUsage per directory with a max age, shared walks, bounded concurrency.
@@ -14,6 +15,7 @@ export { parseCgroupLayout } from './cgroup-layout.js';
 export type { CgroupLayout, CgroupMode } from './cgroup-layout.js';
 export { cgroupRelativePath, expandSlice } from './cgroup-path.js';
 export type { CgroupDriver } from './cgroup-path.js';
+export { sumCgroupSamples } from './sum-samples.js';
 export { CpuRateTracker } from './cpu-rate-tracker.js';
 export type { CpuRateTrackerOptions, CpuUsagePoint } from './cpu-rate-tracker.js';
 export { diskUsage } from './disk-usage.js';
