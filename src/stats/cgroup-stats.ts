@@ -1,143 +1,212 @@
 /**
- * CPU and memory usage of a container's cgroup, for CRI ContainerStats, on cgroup v1 (and hybrid, as on this
- * node: v1 controllers under /sys/fs/cgroup/<controller>) and on pure v2 (one unified tree). The container's
- * cgroup is found from its OCI cgroupsPath as runc creates it: cgroupfs "/parent/id", systemd "slice:prefix:id"
- * (-> the slice's nested path plus "prefix-id.scope").
- * Working set = usage - inactive file pages, as kubelet and containerd compute it.
+ * CPU, memory and process counts of one cgroup, for CRI ContainerStats and PodSandboxStats, on cgroup v1 (and
+ * hybrid, as on the CI machine) and on pure v2. The cgroup is named by the OCI `linux.cgroupsPath` runc was
+ * given (see cgroup-path.ts); the mounts come from mountinfo (see cgroup-layout.ts).
+ *
+ * The numbers follow what containerd's CRI plugin and CRI-O report, so kubelet eviction and `kubectl top`
+ * see the same values under Berth:
+ *   usage core ns   v1 cpuacct.usage;  v2 cpu.stat usage_usec * 1000
+ *   usage bytes     v1 memory.usage_in_bytes;  v2 memory.current
+ *   working set     usage - inactive file pages (v1 memory.stat total_inactive_file, v2 inactive_file), >= 0
+ *   rss             v1 total_rss;  v2 anon (anonymous memory plus swap cache)
+ *   page faults     v1 total_pgfault / total_pgmajfault;  v2 pgfault / pgmajfault
+ *   available       limit - working set, only when a limit is set
+ *   pids            pids.current (tasks, as CRI-O reports process_count)
+ * A missing controller gives zeros (or undefined where the type says so); a missing cgroup gives undefined.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BerthError } from '../base/errors.js';
+import { readCgroupLayout } from './cgroup-layout.js';
+import type { CgroupLayout, CgroupMode } from './cgroup-layout.js';
+import { cgroupRelativePath } from './cgroup-path.js';
+import type { CgroupDriver } from './cgroup-path.js';
 
 export interface CgroupSample {
+  /** Unix time in ns when the sample was taken (CRI timestamps are Unix ns). */
   readonly timestampNs: bigint;
+  /** Cumulative CPU time of every task in the cgroup, all cores. */
   readonly cpuUsageNs: bigint;
   readonly memoryUsageBytes: number;
   readonly memoryWorkingSetBytes: number;
   readonly memoryRssBytes: number;
   /** undefined without a memory limit. */
   readonly memoryLimitBytes: number | undefined;
+  /** limit - working set (>= 0); undefined without a memory limit. */
+  readonly memoryAvailableBytes: number | undefined;
   readonly pageFaults: number;
   readonly majorPageFaults: number;
+  /** Tasks in the cgroup; undefined where the pids controller is not available. */
+  readonly pidsCurrent: number | undefined;
 }
 
-export type CgroupMode = 'v1' | 'v2';
-
-/** v1 reports "no limit" as a page-aligned huge number. */
-const V1_NO_LIMIT = 2 ** 62;
-
-/** The cgroup's path below a hierarchy root, from its OCI cgroupsPath. */
-export function cgroupRelativePath(cgroupsPath: string, driver: 'cgroupfs' | 'systemd'): string {
-  if (driver === 'cgroupfs') return cgroupsPath.replace(/^\/+/, '');
-  const [slice = '', prefix = '', name = ''] = cgroupsPath.split(':');
-  // "a-b-c.slice" lives at a.slice/a-b.slice/a-b-c.slice (systemd's slice nesting).
-  const parts = slice
-    .replace(/\.slice$/, '')
-    .split('-')
-    .filter((p) => p !== '');
-  const slices = parts.map((_, i) => `${parts.slice(0, i + 1).join('-')}.slice`);
-  return [...slices, `${prefix}-${name}.scope`].join('/');
+export interface CgroupStatsOptions {
+  /** Where to learn the cgroup mounts; tests point it at a fake file describing a temp tree. */
+  readonly mountinfoPath?: string;
+  /** Unix time in ns. */
+  readonly nowNs?: () => bigint;
 }
 
-function parseKeyValues(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const [key, value] = line.split(' ');
-    if (key !== undefined && value !== undefined) out.set(key, Number(value));
+/**
+ * v1 reports "no limit" as PAGE_COUNTER_MAX pages (0x7FFFFFFFFFFFF000 with 4 KiB pages); anything this large
+ * is no real limit. CRI-O uses the same 2^62 cut-off.
+ */
+const V1_NO_LIMIT_BYTES = 2 ** 62;
+
+/** A file that is absent because the cgroup or its controller is: ENOENT, or ENODEV when removed mid-read. */
+const ABSENT_CODES: ReadonlySet<string> = new Set(['ENOENT', 'ENODEV', 'ENOTDIR']);
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== undefined && ABSENT_CODES.has(code)) return undefined;
+    throw new BerthError('INTERNAL', `read cgroup file ${path}: ${code ?? String(err)}`, { cause: err });
+  }
+}
+
+/** "key value" lines (memory.stat, cpu.stat) into a map; values stay strings so callers pick Number or BigInt. */
+export function parseFlatKeyed(text: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of (text ?? '').split('\n')) {
+    const space = line.indexOf(' ');
+    if (space > 0) out.set(line.slice(0, space), line.slice(space + 1).trim());
   }
   return out;
 }
 
-export class CgroupStats {
-  private mode: CgroupMode | undefined;
-
-  constructor(private readonly root = '/sys/fs/cgroup') {}
-
-  async detect(): Promise<CgroupMode> {
-    if (this.mode !== undefined) return this.mode;
-    const isV2 = await readFile(join(this.root, 'cgroup.controllers'), 'utf8').then(
-      () => true,
-      () => false,
-    );
-    this.mode = isV2 ? 'v2' : 'v1';
-    return this.mode;
-  }
-
-  /** undefined when the cgroup does not exist (the container is not running). */
-  async read(cgroupsPath: string, driver: 'cgroupfs' | 'systemd', nowNs: bigint): Promise<CgroupSample | undefined> {
-    const rel = cgroupRelativePath(cgroupsPath, driver);
-    return (await this.detect()) === 'v2' ? this.readV2(rel, nowNs) : this.readV1(rel, nowNs);
-  }
-
-  private async readV1(rel: string, nowNs: bigint): Promise<CgroupSample | undefined> {
-    const cpuDir = join(this.root, 'cpuacct', rel);
-    const memDir = join(this.root, 'memory', rel);
-    const [usage, memUsage, memStat, limit] = await Promise.all([
-      readFile(join(cpuDir, 'cpuacct.usage'), 'utf8').catch(() => undefined),
-      readFile(join(memDir, 'memory.usage_in_bytes'), 'utf8').catch(() => undefined),
-      readFile(join(memDir, 'memory.stat'), 'utf8').catch(() => ''),
-      readFile(join(memDir, 'memory.limit_in_bytes'), 'utf8').catch(() => undefined),
-    ]);
-    if (usage === undefined && memUsage === undefined) return undefined;
-    const stats = parseKeyValues(memStat);
-    const used = Number(memUsage ?? 0);
-    const inactive = stats.get('total_inactive_file') ?? 0;
-    const limitBytes = Number(limit ?? NaN);
-    return {
-      timestampNs: nowNs,
-      cpuUsageNs: BigInt((usage ?? '0').trim() || '0'),
-      memoryUsageBytes: used,
-      memoryWorkingSetBytes: Math.max(0, used - inactive),
-      memoryRssBytes: stats.get('total_rss') ?? 0,
-      memoryLimitBytes: Number.isFinite(limitBytes) && limitBytes < V1_NO_LIMIT ? limitBytes : undefined,
-      pageFaults: stats.get('total_pgfault') ?? 0,
-      majorPageFaults: stats.get('total_pgmajfault') ?? 0,
-    };
-  }
-
-  private async readV2(rel: string, nowNs: bigint): Promise<CgroupSample | undefined> {
-    const dir = join(this.root, rel);
-    if (
-      !(await stat(dir).then(
-        (s) => s.isDirectory(),
-        () => false,
-      ))
-    )
-      return undefined;
-    const [cpuStat, current, memStat, max] = await Promise.all([
-      readFile(join(dir, 'cpu.stat'), 'utf8').catch(() => ''),
-      readFile(join(dir, 'memory.current'), 'utf8').catch(() => '0'),
-      readFile(join(dir, 'memory.stat'), 'utf8').catch(() => ''),
-      readFile(join(dir, 'memory.max'), 'utf8').catch(() => 'max'),
-    ]);
-    const cpu = parseKeyValues(cpuStat);
-    const mem = parseKeyValues(memStat);
-    const used = Number(current.trim());
-    return {
-      timestampNs: nowNs,
-      cpuUsageNs: BigInt(Math.round((cpu.get('usage_usec') ?? 0) * 1000)),
-      memoryUsageBytes: used,
-      memoryWorkingSetBytes: Math.max(0, used - (mem.get('inactive_file') ?? 0)),
-      memoryRssBytes: mem.get('anon') ?? 0,
-      memoryLimitBytes: max.trim() === 'max' ? undefined : Number(max.trim()),
-      pageFaults: mem.get('pgfault') ?? 0,
-      majorPageFaults: mem.get('pgmajfault') ?? 0,
-    };
-  }
+function toNumber(value: string | undefined): number {
+  const n = Number((value ?? '').trim());
+  return Number.isFinite(n) && n >= 0 ? n : 0;
 }
 
-/** usage_nano_cores from two cumulative samples per container; 0 until a second sample exists. */
-export class CpuRateTracker {
-  private readonly last = new Map<string, { readonly cpuNs: bigint; readonly atNs: bigint }>();
+function toBigInt(value: string | undefined): bigint {
+  const text = (value ?? '').trim();
+  return /^\d+$/.test(text) ? BigInt(text) : 0n;
+}
 
-  rate(id: string, sample: { readonly cpuUsageNs: bigint; readonly timestampNs: bigint }): bigint {
-    const previous = this.last.get(id);
-    this.last.set(id, { cpuNs: sample.cpuUsageNs, atNs: sample.timestampNs });
-    if (previous === undefined || sample.timestampNs <= previous.atNs || sample.cpuUsageNs < previous.cpuNs) return 0n;
-    return ((sample.cpuUsageNs - previous.cpuNs) * 1_000_000_000n) / (sample.timestampNs - previous.atNs);
+function wallClockNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+}
+
+interface MemoryNumbers {
+  readonly usage: number;
+  readonly inactiveFile: number;
+  readonly rss: number;
+  readonly limit: number | undefined;
+  readonly pageFaults: number;
+  readonly majorPageFaults: number;
+}
+
+function sampleOf(timestampNs: bigint, cpuUsageNs: bigint, m: MemoryNumbers, pids: string | undefined): CgroupSample {
+  const workingSet = Math.max(0, m.usage - m.inactiveFile);
+  return {
+    timestampNs,
+    cpuUsageNs,
+    memoryUsageBytes: m.usage,
+    memoryWorkingSetBytes: workingSet,
+    memoryRssBytes: m.rss,
+    memoryLimitBytes: m.limit,
+    memoryAvailableBytes: m.limit === undefined ? undefined : Math.max(0, m.limit - workingSet),
+    pageFaults: m.pageFaults,
+    majorPageFaults: m.majorPageFaults,
+    pidsCurrent: pids === undefined ? undefined : toNumber(pids),
+  };
+}
+
+export class CgroupStats {
+  private layoutPromise: Promise<CgroupLayout> | undefined;
+  private readonly mountinfoPath: string;
+  private readonly nowNs: () => bigint;
+
+  constructor(opts: CgroupStatsOptions = {}) {
+    this.mountinfoPath = opts.mountinfoPath ?? '/proc/self/mountinfo';
+    this.nowNs = opts.nowNs ?? wallClockNs;
   }
 
-  /** Forgets containers that are gone. */
-  retain(ids: ReadonlySet<string>): void {
-    for (const id of this.last.keys()) if (!ids.has(id)) this.last.delete(id);
+  /** The cgroup mounts, read once (they do not move while berthd runs); a failed read is retried next call. */
+  layout(): Promise<CgroupLayout> {
+    this.layoutPromise ??= readCgroupLayout(this.mountinfoPath).catch((err: unknown) => {
+      this.layoutPromise = undefined;
+      throw err;
+    });
+    return this.layoutPromise;
+  }
+
+  async detect(): Promise<CgroupMode> {
+    return (await this.layout()).mode;
+  }
+
+  /**
+   * One sample of the cgroup runc made for `cgroupsPath`; undefined when the cgroup does not exist (the
+   * container is not running, or exited while we read). `nowNs` overrides the sample time (one time for a
+   * whole list).
+   */
+  async read(cgroupsPath: string, driver: CgroupDriver, nowNs?: bigint): Promise<CgroupSample | undefined> {
+    const rel = cgroupRelativePath(cgroupsPath, driver);
+    const layout = await this.layout();
+    const at = nowNs ?? this.nowNs();
+    return layout.mode === 'v2' ? this.readV2(layout, rel, at) : this.readV1(layout, rel, at);
+  }
+
+  private async readV1(layout: CgroupLayout, rel: string, at: bigint): Promise<CgroupSample | undefined> {
+    const file = (controller: string, name: string): Promise<string | undefined> => {
+      const mount = layout.v1.get(controller);
+      return mount === undefined ? Promise.resolve(undefined) : readOptional(join(mount, rel, name));
+    };
+    const [usage, memUsage, memStat, limit, pids] = await Promise.all([
+      file('cpuacct', 'cpuacct.usage'),
+      file('memory', 'memory.usage_in_bytes'),
+      file('memory', 'memory.stat'),
+      file('memory', 'memory.limit_in_bytes'),
+      file('pids', 'pids.current'),
+    ]);
+    // runc makes the cgroup under every controller; if neither of the two we need has it, it is gone.
+    if (usage === undefined && memUsage === undefined) return undefined;
+    const stat = parseFlatKeyed(memStat);
+    const limitBytes = limit === undefined ? undefined : toNumber(limit);
+    return sampleOf(
+      at,
+      toBigInt(usage),
+      {
+        usage: toNumber(memUsage),
+        inactiveFile: toNumber(stat.get('total_inactive_file')),
+        rss: toNumber(stat.get('total_rss')),
+        limit: limitBytes === undefined || limitBytes === 0 || limitBytes >= V1_NO_LIMIT_BYTES ? undefined : limitBytes,
+        pageFaults: toNumber(stat.get('total_pgfault')),
+        majorPageFaults: toNumber(stat.get('total_pgmajfault')),
+      },
+      pids,
+    );
+  }
+
+  private async readV2(layout: CgroupLayout, rel: string, at: bigint): Promise<CgroupSample | undefined> {
+    const dir = join(layout.unified ?? '/sys/fs/cgroup', rel);
+    const [cpuStat, current, memStat, max, pids] = await Promise.all([
+      readOptional(join(dir, 'cpu.stat')),
+      readOptional(join(dir, 'memory.current')),
+      readOptional(join(dir, 'memory.stat')),
+      readOptional(join(dir, 'memory.max')),
+      readOptional(join(dir, 'pids.current')),
+    ]);
+    // cpu.stat is a core file every v2 cgroup has, whatever controllers are enabled: without it, no cgroup.
+    if (cpuStat === undefined) return undefined;
+    const cpu = parseFlatKeyed(cpuStat);
+    const mem = parseFlatKeyed(memStat);
+    const maxText = max?.trim();
+    return sampleOf(
+      at,
+      toBigInt(cpu.get('usage_usec')) * 1000n,
+      {
+        usage: toNumber(current),
+        inactiveFile: toNumber(mem.get('inactive_file')),
+        rss: toNumber(mem.get('anon')),
+        limit: maxText === undefined || maxText === 'max' ? undefined : toNumber(maxText),
+        pageFaults: toNumber(mem.get('pgfault')),
+        majorPageFaults: toNumber(mem.get('pgmajfault')),
+      },
+      pids,
+    );
   }
 }
