@@ -3,12 +3,20 @@
  * RuntimeService. `logs` reads the CRI log file itself, as crictl does (the CLI runs on the node).
  */
 import type { Command } from 'commander';
-import { Container, ContainerConfig, ContainerState, ContainerStatus, PodSandboxConfig } from '../../api/gen/cri.js';
+import {
+  Container,
+  ContainerConfig,
+  ContainerState,
+  ContainerStats,
+  ContainerStatus,
+  LinuxContainerResources,
+  PodSandboxConfig,
+} from '../../api/gen/cri.js';
 import type { Clients } from '../client.js';
 import { readCriConfigFile } from '../cri-config-file.js';
 import { withClients } from '../context.js';
 import { CliError } from '../errors.js';
-import { ago } from '../format.js';
+import { ago, humanSize } from '../format.js';
 import { readCriLog } from '../log-reader.js';
 import { outputOption, printData, printTable } from '../output.js';
 
@@ -216,6 +224,83 @@ export function registerContainers(program: Command): void {
         process.exitCode = res.exitCode;
       });
     });
+
+  program
+    .command('stats [container-id]')
+    .description('Show CPU, memory and writable-layer usage of containers (running ones unless -a)')
+    .option('-a, --all', 'include containers that are not running', false)
+    .option('-p, --pod <pod-id>', 'only containers of this pod')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExample:\n  berth stats -o json 4d5e6f\n')
+    .action(async (idOrPrefix: string | undefined, opts: { all: boolean; pod?: string }, cmd: Command) => {
+      await withClients(cmd, async (clients, g) => {
+        const running = await listContainers(clients, {
+          ...(idOrPrefix === undefined ? {} : { id: idOrPrefix }),
+          ...(opts.pod === undefined ? {} : { podId: opts.pod }),
+          ...(opts.all ? {} : { state: 'running' }),
+        });
+        const ids = new Set(running.map((c) => c.id));
+        const res = await clients.call(clients.runtime.listContainerStats.bind(clients.runtime), {
+          filter: { id: idOrPrefix ?? '', podSandboxId: opts.pod ?? '', labelSelector: {} },
+        });
+        const stats = res.stats.filter((s) => ids.has(s.attributes?.id ?? ''));
+        if (g.output !== 'table') {
+          printData({ stats: stats.map((s) => ContainerStats.toJSON(s)) }, g.output);
+          return;
+        }
+        const names = new Map(running.map((c) => [c.id, c.metadata?.name ?? '']));
+        printTable(
+          ['container', 'name', 'cpu %', 'mem', 'disk', 'inodes'],
+          stats.map((s) => [
+            (s.attributes?.id ?? '').slice(0, 13),
+            names.get(s.attributes?.id ?? '') ?? '',
+            (Number(s.cpu?.usageNanoCores?.value ?? 0n) / 1e7).toFixed(2),
+            humanSize(s.memory?.workingSetBytes?.value ?? 0n),
+            humanSize(s.writableLayer?.usedBytes?.value ?? 0n),
+            String(s.writableLayer?.inodesUsed?.value ?? 0n),
+          ]),
+        );
+      });
+    });
+
+  program
+    .command('update <container-id>')
+    .description('Change the CPU and memory limits of a running container')
+    .option('--memory <bytes>', 'memory limit in bytes')
+    .option('--cpu-shares <n>', 'CPU shares')
+    .option('--cpu-quota <us>', 'CPU CFS quota in microseconds')
+    .option('--cpu-period <us>', 'CPU CFS period in microseconds')
+    .option('--cpuset-cpus <list>', 'CPUs allowed, e.g. 0-1')
+    .addHelpText('after', '\nExample:\n  berth update --memory 67108864 --cpu-shares 512 4d5e6f\n')
+    .action(
+      async (
+        idOrPrefix: string,
+        opts: { memory?: string; cpuShares?: string; cpuQuota?: string; cpuPeriod?: string; cpusetCpus?: string },
+        cmd: Command,
+      ) => {
+        const n = (v: string | undefined, what: string): bigint => {
+          if (v === undefined) return 0n;
+          if (!/^\d+$/.test(v)) throw new CliError(`${what} must be a whole number`);
+          return BigInt(v);
+        };
+        const linux = LinuxContainerResources.fromJSON({});
+        linux.memoryLimitInBytes = n(opts.memory, '--memory');
+        linux.cpuShares = n(opts.cpuShares, '--cpu-shares');
+        linux.cpuQuota = n(opts.cpuQuota, '--cpu-quota');
+        linux.cpuPeriod = n(opts.cpuPeriod, '--cpu-period');
+        linux.cpusetCpus = opts.cpusetCpus ?? '';
+        await withClients(cmd, async (clients) => {
+          const id = await resolveContainerId(clients, idOrPrefix);
+          await clients.call(clients.runtime.updateContainerResources.bind(clients.runtime), {
+            containerId: id,
+            linux,
+            windows: undefined,
+            annotations: {},
+          });
+          process.stdout.write(`${id}\n`);
+        });
+      },
+    );
 
   program
     .command('logs <container-id>')

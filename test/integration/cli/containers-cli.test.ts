@@ -76,6 +76,20 @@ describe('berth container commands', { skip, timeout: 180_000 }, () => {
     const inspect = JSON.parse(berth('inspect', id).stdout) as { status: { state: string }; info: { pid: number } };
     assert.equal(inspect.status.state, 'CONTAINER_RUNNING');
     assert.ok(inspect.info.pid > 0);
+    const stats = JSON.parse(berth('stats', '-o', 'json').stdout) as { stats: { attributes: { id: string } }[] };
+    assert.deepEqual(
+      stats.stats.map((s) => s.attributes.id),
+      [id],
+    );
+    assert.match(
+      berth('stats').stdout,
+      new RegExp(`^${id.slice(0, 13)}\\s+talker\\s+[\\d.]+\\s+\\S+B\\s+\\S+B\\s+\\d+$`, 'm'),
+    );
+    assert.equal(berth('update', '--memory', '67108864', id.slice(0, 8)).status, 0);
+    const updated = JSON.parse(berth('inspect', id).stdout) as {
+      status: { resources: { linux: { memoryLimitInBytes: string } } };
+    };
+    assert.equal(updated.status.resources.linux.memoryLimitInBytes, '67108864');
     assert.equal(berth('stop', '-t', '0', id).status, 0);
     assert.match(berth('ps', '-a').stdout, /Exited\s+talker/);
     assert.equal(berth('rm', '--all').status, 0);
