@@ -5,7 +5,7 @@
 import { Metadata, credentials } from '@grpc/grpc-js';
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ImageServiceClient, RuntimeServiceClient } from '../src/api/gen/cri.js';
-import type { PodSandboxConfig, VersionResponse } from '../src/api/gen/cri.js';
+import type { ContainerConfig, PodSandboxConfig, VersionResponse } from '../src/api/gen/cri.js';
 
 export type { VersionResponse } from '../src/api/gen/cri.js';
 
@@ -72,6 +72,24 @@ export class CriClient {
         else resolve(response.podSandboxId);
       });
     });
+  }
+
+  /** CreateContainer then StartContainer; resolves with the container id. */
+  async runContainer(podSandboxId: string, config: ContainerConfig, sandboxConfig: PodSandboxConfig): Promise<string> {
+    const id = await new Promise<string>((resolve, reject) => {
+      this.client.createContainer(
+        { podSandboxId, config, sandboxConfig },
+        new Metadata(),
+        { deadline: Date.now() + 60_000 },
+        (err, response) => (err ? reject(err) : resolve(response.containerId)),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.client.startContainer({ containerId: id }, new Metadata(), { deadline: Date.now() + 60_000 }, (err) =>
+        err ? reject(err) : resolve(),
+      );
+    });
+    return id;
   }
 
   /** StopPodSandbox then RemovePodSandbox. */

@@ -7,6 +7,14 @@ import { coldStart } from './cold-start.js';
 import { idleRss } from './idle-rss.js';
 import { imagePull } from './image-pull.js';
 import { runPod } from './run-pod.js';
+import { containerMemory } from './container-memory.js';
 import { versionLatency } from './version-latency.js';
 
-export const BENCHMARKS: readonly Benchmark[] = Object.freeze([coldStart, versionLatency, idleRss, imagePull, runPod]);
+export const BENCHMARKS: readonly Benchmark[] = Object.freeze([
+  coldStart,
+  versionLatency,
+  idleRss,
+  imagePull,
+  runPod,
+  containerMemory,
+]);

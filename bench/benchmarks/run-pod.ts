@@ -23,7 +23,7 @@ const CTR_BIN = '/usr/bin/ctr';
 const CATATONIT = '/usr/bin/catatonit';
 const PAUSE_IMAGE = 'registry.k8s.io/pause:3.6';
 
-function benchNetwork(): { conflist: unknown; bridge: string; name: string } {
+export function benchNetwork(): { conflist: unknown; bridge: string; name: string } {
   const suffix = randomInt(0x1000, 0xffff).toString(16);
   const name = `berth-bench-${suffix}`;
   const bridge = `bb${suffix}`;
@@ -48,7 +48,7 @@ function benchNetwork(): { conflist: unknown; bridge: string; name: string } {
   };
 }
 
-async function importPause(dir: string): Promise<void> {
+export async function importPause(dir: string): Promise<void> {
   const archive = await buildOneLayerArchive(
     PAUSE_IMAGE,
     [{ name: 'pause', mode: 0o755, body: await readFile(CATATONIT) }],
