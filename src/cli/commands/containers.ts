@@ -142,15 +142,22 @@ export function registerContainers(program: Command): void {
 
   program
     .command('rm [container-ids...]')
-    .description('Remove containers (running ones are killed first)')
+    .description('Remove containers; running ones only with --force (they are killed first)')
     .option('-a, --all', 'remove every container', false)
-    .addHelpText('after', '\nExamples:\n  berth rm 4d5e6f\n  berth rm --all\n')
-    .action(async (ids: string[], opts: { all: boolean }, cmd: Command) => {
+    .option('-f, --force', 'also remove running containers', false)
+    .addHelpText('after', '\nExamples:\n  berth rm 4d5e6f\n  berth rm --all --force\n')
+    .action(async (ids: string[], opts: { all: boolean; force: boolean }, cmd: Command) => {
       await withClients(cmd, async (clients) => {
         const targets = opts.all ? (await listContainers(clients, {})).map((c) => c.id) : ids;
         if (targets.length === 0 && !opts.all) throw new CliError('rm needs at least one container id (or --all)');
         for (const idOrPrefix of targets) {
-          const id = await resolveContainerId(clients, idOrPrefix);
+          const [found, ...more] = await listContainers(clients, { id: idOrPrefix });
+          if (found === undefined) throw new CliError(`no such container: ${idOrPrefix}`);
+          if (more.length > 0) throw new CliError(`container id prefix "${idOrPrefix}" is ambiguous`);
+          const id = found.id;
+          if (found.state === ContainerState.CONTAINER_RUNNING && !opts.force) {
+            throw new CliError(`container ${id.slice(0, 13)} is running: stop it first, or use --force`);
+          }
           await clients.call(clients.runtime.removeContainer.bind(clients.runtime), { containerId: id });
           process.stdout.write(`${id}\n`);
         }
@@ -163,28 +170,78 @@ export function registerContainers(program: Command): void {
     .option('-a, --all', 'show all containers', false)
     .option('-p, --pod <pod-id>', 'only containers of this pod')
     .option('--state <state>', 'created, running or exited')
+    .option('--name <regexp>', 'only containers whose name matches')
+    .option('--label <key=value...>', 'only containers with these labels', [])
+    .option('--image <image>', 'only containers of this image (name or id)')
+    .option('-l, --latest', 'only the most recently created container', false)
+    .option('--last <n>', 'only the n most recently created containers')
     .option('-q, --quiet', 'print container ids only', false)
     .addOption(outputOption())
-    .addHelpText('after', '\nExample:\n  berth ps -a\n')
-    .action(async (opts: { all: boolean; pod?: string; state?: string; quiet: boolean }, cmd: Command) => {
-      await withClients(cmd, async (clients, g) => {
-        const state = opts.state ?? (opts.all ? undefined : 'running');
-        let containers = await listContainers(clients, {
-          ...(opts.pod === undefined ? {} : { podId: opts.pod }),
-          ...(state === undefined ? {} : { state }),
+    .addHelpText('after', '\nExamples:\n  berth ps -a\n  berth ps --name "^web" --label app=web --last 3\n')
+    .action(
+      async (
+        opts: {
+          all: boolean;
+          pod?: string;
+          state?: string;
+          name?: string;
+          label: string[];
+          image?: string;
+          latest: boolean;
+          last?: string;
+          quiet: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const last = opts.latest ? 1 : opts.last === undefined ? undefined : Number(opts.last);
+        if (last !== undefined && (!Number.isInteger(last) || last < 1)) throw new CliError('--last must be >= 1');
+        let nameFilter: RegExp | undefined;
+        try {
+          nameFilter = opts.name === undefined ? undefined : new RegExp(opts.name);
+        } catch {
+          throw new CliError(`--name "${opts.name ?? ''}" is not a valid regular expression`);
+        }
+        const labels: Record<string, string> = {};
+        for (const pair of opts.label) {
+          const i = pair.indexOf('=');
+          if (i <= 0) throw new CliError(`--label "${pair}" must be KEY=VALUE`);
+          labels[pair.slice(0, i)] = pair.slice(i + 1);
+        }
+        await withClients(cmd, async (clients, g) => {
+          const state = opts.state ?? (opts.all || last !== undefined ? undefined : 'running');
+          const res = await clients.call(clients.runtime.listContainers.bind(clients.runtime), {
+            filter: {
+              id: '',
+              podSandboxId: opts.pod ?? '',
+              state: stateFilter(state),
+              labelSelector: labels,
+            },
+          });
+          let imageId: string | undefined;
+          if (opts.image !== undefined) {
+            const st = await clients.call(clients.image.imageStatus.bind(clients.image), {
+              image: { image: opts.image, annotations: {}, userSpecifiedImage: '', runtimeHandler: '', imageRef: '' },
+              verbose: false,
+            });
+            imageId = st.image?.id ?? opts.image;
+          }
+          let containers = res.containers
+            .filter((c) => nameFilter === undefined || nameFilter.test(c.metadata?.name ?? ''))
+            .filter((c) => imageId === undefined || c.imageId === imageId || c.image?.image === opts.image)
+            .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+          if (last !== undefined) containers = containers.slice(0, last);
+          if (opts.quiet) {
+            process.stdout.write(containers.map((c) => `${c.id}\n`).join(''));
+            return;
+          }
+          if (g.output !== 'table') {
+            printData({ containers: containers.map((c) => Container.toJSON(c)) }, g.output);
+            return;
+          }
+          printContainerTable(containers);
         });
-        containers = [...containers].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
-        if (opts.quiet) {
-          process.stdout.write(containers.map((c) => `${c.id}\n`).join(''));
-          return;
-        }
-        if (g.output !== 'table') {
-          printData({ containers: containers.map((c) => Container.toJSON(c)) }, g.output);
-          return;
-        }
-        printContainerTable(containers);
-      });
-    });
+      },
+    );
 
   program
     .command('inspect <container-id>')

@@ -90,6 +90,14 @@ describe('berth container commands', { skip, timeout: 180_000 }, () => {
       status: { resources: { linux: { memoryLimitInBytes: string } } };
     };
     assert.equal(updated.status.resources.linux.memoryLimitInBytes, '67108864');
+    const refused = berth('rm', id);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /is running: stop it first, or use --force/);
+    assert.equal(berth('ps', '--name', '^talk', '-q').stdout.trim(), id);
+    assert.equal(berth('ps', '--name', '^nope', '-q').stdout.trim(), '');
+    assert.equal(berth('ps', '--label', 'none=x', '-q').stdout.trim(), '');
+    assert.equal(berth('ps', '--image', `${registry.host}/berth-test/busybox:latest`, '-q').stdout.trim(), id);
+    assert.equal(berth('ps', '--latest', '-q').stdout.trim(), id);
     assert.equal(berth('stop', '-t', '0', id).status, 0);
     assert.match(berth('ps', '-a').stdout, /Exited\s+talker/);
     assert.equal(berth('rm', '--all').status, 0);
