@@ -15,6 +15,7 @@ import { registerNamespaces } from './commands/namespaces.js';
 import { registerPods } from './commands/pods.js';
 import { registerContainers } from './commands/containers.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEvents } from './commands/events.js';
 import { registerImages } from './commands/images.js';
 
 function parseSeconds(value: string): number {
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerPods(program);
   registerContainers(program);
   registerDemo(program);
+  registerEvents(program);
   return program;
 }
 

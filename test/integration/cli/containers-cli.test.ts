@@ -1,10 +1,12 @@
 // berth create / start / ps / exec / logs / inspect / stop / rm against a real berthd, registry, runc and conmon.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { integrationSkipReason, runBerth, startBerthd } from '../../harness/berthd.js';
 import type { Berthd } from '../../harness/berthd.js';
+import { BERTH_MAIN } from '../../harness/paths.js';
 import { registrySkipReason, startRegistry } from '../../harness/registry.js';
 import type { Registry } from '../../harness/registry.js';
 import { buildTestImages } from '../../harness/test-images.js';
@@ -51,6 +53,14 @@ describe('berth container commands', { skip, timeout: 180_000 }, () => {
   it('creates, starts, lists, execs, shows logs, stops and removes a container', async () => {
     assert.equal(berth('pull', `${registry.host}/berth-test/busybox:latest`).status, 0);
     const pod = berth('runp', podFile).stdout.trim();
+    // berth events follows the lifecycle while the rest of this test runs.
+    const events = spawn(process.execPath, [BERTH_MAIN, '--address', berthd.address, 'events'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let eventText = '';
+    events.stdout.setEncoding('utf8');
+    events.stdout.on('data', (d: string) => (eventText += d));
+    await new Promise((r) => setTimeout(r, 500));
     const created = berth('create', pod.slice(0, 10), ctrFile, podFile);
     assert.equal(created.status, 0, created.stderr);
     const id = created.stdout.trim();
@@ -102,6 +112,15 @@ describe('berth container commands', { skip, timeout: 180_000 }, () => {
     assert.match(berth('ps', '-a').stdout, /Exited\s+talker/);
     assert.equal(berth('rm', '--all').status, 0);
     assert.equal(berth('ps', '-a', '-q').stdout.trim(), '');
+    for (let i = 0; i < 50 && !eventText.includes('container deleted'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    events.kill('SIGINT');
+    for (const kind of ['created', 'started', 'stopped', 'deleted']) {
+      assert.match(
+        eventText,
+        new RegExp(`^\\S+ container ${kind} id=${id.slice(0, 13)}(?: name=talker)? pod=default/cli$`, 'm'),
+      );
+    }
     const missing = berth('start', 'ffffffff');
     assert.equal(missing.status, 1);
     assert.equal(missing.stderr.trim(), 'berth: no such container: ffffffff');

@@ -60,3 +60,21 @@ describe('logs --since', () => {
     assert.throws(() => parseSince('yesterday', now), /--since "yesterday"/);
   });
 });
+
+describe('event lines', () => {
+  it('name the event, the container and the pod', async () => {
+    const { formatEvent } = await import('../../../src/cli/commands/events.js');
+    const { ContainerEventResponse } = await import('../../../src/api/gen/cri.js');
+    const event = ContainerEventResponse.fromJSON({
+      containerId: 'a'.repeat(64),
+      containerEventType: 1,
+      createdAt: '1767225600000000000',
+      podSandboxStatus: { metadata: { name: 'web', namespace: 'prod' } },
+      containersStatuses: [{ id: 'a'.repeat(64), metadata: { name: 'nginx' } }],
+    });
+    assert.equal(
+      formatEvent(event),
+      `2026-01-01T00:00:00.000Z container started id=${'a'.repeat(13)} name=nginx pod=prod/web`,
+    );
+  });
+});
