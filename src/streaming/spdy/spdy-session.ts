@@ -102,6 +102,7 @@ export class SpdySession extends EventEmitter implements StreamHost {
   private nextPingId: number;
   private lastPeerStreamId = 0;
   private isInflating = false;
+  private isInputPaused = false;
   private isGoingAway = false;
   private isPeerGoingAway = false;
   private isEnding = false;
@@ -129,6 +130,8 @@ export class SpdySession extends EventEmitter implements StreamHost {
       if (this.isDestroyed) return;
       if (opts.head && opts.head.length > 0) this.onSocketData(opts.head);
       socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+      // An upgraded socket may have been paused by the HTTP server; flow unless the head made us wait.
+      if (!this.isInputPaused) socket.resume();
     });
   }
 
@@ -229,14 +232,14 @@ export class SpdySession extends EventEmitter implements StreamHost {
   }
 
   streamDrained(stream: SpdyStream): void {
-    if (this.congested.delete(stream)) this.resumeIfUncongested();
+    if (this.congested.delete(stream)) this.updateInputFlow();
   }
 
   streamClosed(stream: SpdyStream): void {
     if (this.streams.get(stream.id) !== stream) return;
     this.streams.delete(stream.id);
     this.unackedBytes.delete(stream.id);
-    if (this.congested.delete(stream)) this.resumeIfUncongested();
+    if (this.congested.delete(stream)) this.updateInputFlow();
     if (this.isDestroyed) return;
     const isOpen = !stream.isLocalFinished || !stream.isRemoteFinished;
     if (isOpen && stream.resetStatus === null) {
@@ -305,9 +308,11 @@ export class SpdySession extends EventEmitter implements StreamHost {
    */
   private inflateThen(compressed: Buffer, then: (block: Buffer) => void): void {
     this.isInflating = true;
+    this.updateInputFlow();
     this.decompressor.decompress(compressed).then(
       (block) => {
         this.isInflating = false;
+        this.updateInputFlow();
         if (this.isDestroyed || this.isEnding) return;
         try {
           then(block);
@@ -397,7 +402,7 @@ export class SpdySession extends EventEmitter implements StreamHost {
     if (data.length > 0) {
       if (!stream.receiveData(data) && !this.congested.has(stream)) {
         this.congested.add(stream);
-        this.socket.pause();
+        this.updateInputFlow();
       }
       if ((flags & FLAG_FIN) === 0) this.acknowledge(streamId, data.length);
     }
@@ -551,8 +556,16 @@ export class SpdySession extends EventEmitter implements StreamHost {
     for (const done of waiters) done();
   }
 
-  private resumeIfUncongested(): void {
-    if (this.congested.size === 0 && !this.isDestroyed) this.socket.resume();
+  /**
+   * Input waits while a header block inflates (frames behind it cannot be handled yet, so they would only pile
+   * up) and while some stream's reader is behind. Frames already read are still handled in both cases.
+   */
+  private updateInputFlow(): void {
+    const shouldPause = this.isInflating || this.congested.size > 0;
+    if (shouldPause === this.isInputPaused || this.isDestroyed) return;
+    this.isInputPaused = shouldPause;
+    if (shouldPause) this.socket.pause();
+    else this.socket.resume();
   }
 
   /** After a GOAWAY either way, close once no stream is left. */
