@@ -561,7 +561,8 @@ export class SpdySession extends EventEmitter implements StreamHost {
    * up) and while some stream's reader is behind. Frames already read are still handled in both cases.
    */
   private updateInputFlow(): void {
-    const shouldPause = this.isInflating || this.congested.size > 0;
+    // While ending, input is read (and dropped) so the peer's FIN is seen and the socket can close.
+    const shouldPause = !this.isEnding && (this.isInflating || this.congested.size > 0);
     if (shouldPause === this.isInputPaused || this.isDestroyed) return;
     this.isInputPaused = shouldPause;
     if (shouldPause) this.socket.pause();
@@ -577,6 +578,7 @@ export class SpdySession extends EventEmitter implements StreamHost {
   private endSocket(): void {
     if (this.isEnding || this.isDestroyed) return;
     this.isEnding = true;
+    this.updateInputFlow();
     this.flushOutbox();
     this.closeTimer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS);
     this.closeTimer.unref();

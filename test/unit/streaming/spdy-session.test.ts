@@ -397,6 +397,27 @@ describe('spdy session', () => {
     await closed;
   });
 
+  it('survives random bytes after a valid stream opening, and closes when the peer hangs up', async (t) => {
+    // A fixed-seed generator: the same garbage on every run.
+    let seed = 0x2545f491;
+    const random = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 24;
+    };
+    for (let round = 0; round < 20; round++) {
+      const [peer, server] = await rawClient(t);
+      server.on('stream', (s: SpdyStream) => s.resume());
+      const closed = onceClosed(server);
+      const open = encodeSynStream(1, 0, 0, 0, await peer.compressor.compress(serializeHeaders({ round: `${round}` })));
+      const garbage = Buffer.from(Array.from({ length: 512 + round * 97 }, random));
+      peer.socket.write(Buffer.concat([open, garbage]));
+      await sleep(5);
+      peer.socket.end();
+      await closed;
+      assert.ok(server.isClosed);
+    }
+  });
+
   it('answers a bad header block inside good zlib with RST_STREAM, keeping the session', async (t) => {
     const [peer, server] = await rawClient(t);
     const streams: SpdyStream[] = [];
