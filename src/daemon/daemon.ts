@@ -15,6 +15,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { CachedAsync } from '../base/cached-async.js';
 import { ensureDir } from '../base/fs.js';
 import { BerthError, messageOf } from '../base/errors.js';
+import { parseByteQuantity, parseDurationMs } from '../base/quantity.js';
 import type { Logger } from '../base/logger.js';
 import { redactConfig } from '../config/index.js';
 import type { Config } from '../config/index.js';
@@ -25,6 +26,7 @@ import {
   ContainerService,
   defaultSeccompProfile,
   hostDevices,
+  LogRotator,
   ownOomScoreAdj,
   RuntimeReadiness,
 } from '../runtime/index.js';
@@ -77,6 +79,7 @@ export class Daemon {
   private cni: CniManager | undefined;
   private conmonRuntime: ConmonRuntime | undefined;
   private layerUsage: DiskUsageCache | undefined;
+  private logRotator: LogRotator | undefined;
   private isReady = false;
   /** Only a socket this daemon bound is removed on close: never another berthd's. */
   private hasBoundSocket = false;
@@ -214,6 +217,16 @@ export class Daemon {
       unmountAll: (path) => podNamespaces.unmountIfMounted(path),
     });
     podContainers.current = containers;
+    const logRotator = new LogRotator({
+      mode: cri.container_log_rotation,
+      maxSizeBytes: parseByteQuantity(cri.container_log_max_size),
+      maxFiles: cri.container_log_max_files,
+      intervalMs: parseDurationMs(cri.container_log_monitor_interval),
+      containers,
+      log: log.child({ component: 'log-rotator' }),
+    });
+    this.logRotator = logRotator;
+    logRotator.start();
     imagesInUse.current = () => containers.imagesInUse();
 
     const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
@@ -282,6 +295,7 @@ export class Daemon {
     if (this.hasBoundSocket) await rm(this.socketPath, { force: true });
     await this.registry?.close();
     await this.cni?.close();
+    await this.logRotator?.close();
     this.conmonRuntime?.close();
     await this.layerUsage?.close();
     this.store?.close();

@@ -27,6 +27,7 @@ import type { ContainerEvent, ContainerEventKind } from '../events/index.js';
 import type { ContainerRecord, ContainerRepository, ContainerState } from '../store/index.js';
 import type { ContainerExit, ContainerRuntime, ExecSyncResult } from './container-runtime.js';
 import { parseGroup, parsePasswd, resolveUser } from './image-user.js';
+import type { ContainerLogFile } from './log-rotator.js';
 import { buildOciSpec, cgroupsPathOf, computeResources, seccompProfileOf } from './oci-spec.js';
 import type { HostFacts } from './oci-spec.js';
 import type { OciDevice, OciSeccomp } from './oci-types.js';
@@ -376,6 +377,18 @@ export class ContainerService {
         ? undefined
         : await readNetDev(running.container.status.pid);
     return { containers, interfaces };
+  }
+
+  /** Running containers with a CRI log file, and their pods' labels: what the log rotator checks. */
+  runningLogs(): ContainerLogFile[] {
+    return [...this.containers.values()]
+      .filter((c) => c.state === 'running' && c.status.logPath !== '')
+      .map((c) => ({
+        id: c.id,
+        namespace: c.namespace,
+        logPath: c.status.logPath,
+        podLabels: this.deps.pods.find(c.namespace, c.sandboxId)?.spec.labels ?? {},
+      }));
   }
 
   /** Image ids some container uses: image prune keeps them. */
