@@ -11,7 +11,8 @@
  *
  * If the reopen fails (the container exited meanwhile), the file is renamed back, as the kubelet does, unless
  * conmon created the new file after all. A log that is missing while its container runs (berthd stopped
- * between rename and reopen) is reopened.
+ * between rename and reopen) is reopened, unless its directory is gone too: conmon exits when it cannot
+ * create the new file.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readdir, rename, rm, stat } from 'node:fs/promises';
@@ -119,6 +120,16 @@ export class LogRotator {
         },
       );
       if (size === undefined) {
+        // conmon exits if it cannot create the new file (pexit in reopen_k8s_file): never ask it to when the
+        // directory itself is gone (someone removed the pod's logs); the container keeps running unlogged.
+        const hasDir = await stat(dirname(c.logPath)).then(
+          (st) => st.isDirectory(),
+          () => false,
+        );
+        if (!hasDir) {
+          log.debug({ container: c.id, path: c.logPath }, 'log directory is gone; not reopening the log');
+          return 'skipped';
+        }
         await this.opts.containers.reopenLog(c.namespace, c.id);
         log.info({ container: c.id, path: c.logPath }, 'container log was missing; reopened it');
         return 'reopened';

@@ -162,6 +162,13 @@ describe('LogRotator', () => {
     assert.equal(await readFile(f.path, 'utf8'), 'after\n');
   });
 
+  it('does not reopen a log whose directory is gone (conmon would exit)', async (t) => {
+    const f = await fixture(t);
+    await rm(f.dir, { recursive: true });
+    assert.equal(await f.tick(), 'skipped');
+    assert.equal(f.conmon.reopens, 0);
+  });
+
   it('leaves kubelet pods to the kubelet in auto mode, and does nothing in never mode', async (t) => {
     const f = await fixture(t);
     await f.conmon.write(numbered(1, 20));
