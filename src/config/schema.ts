@@ -4,6 +4,7 @@
  * Objects are strict: an unknown key is an error naming its path, never silently ignored.
  */
 import { z } from 'zod';
+import { parseByteQuantity, parseDurationMs } from '../base/quantity.js';
 
 const absolutePath = z.string().startsWith('/', { message: 'must be an absolute path' });
 
@@ -14,6 +15,33 @@ const searchPath = z
   .refine((v) => v.split(':').every((p) => p.startsWith('/')), {
     message: 'must be absolute directories separated by ":"',
   });
+
+/** A size as the kubelet writes containerLogMaxSize: a resource quantity ("10Mi"), more than 0 bytes. */
+const byteQuantity = z.string().refine(
+  (v) => {
+    try {
+      return parseByteQuantity(v) > 0;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a size of at least 1 byte like "10Mi", "64Ki" or "1G"' },
+);
+
+/** A Go-style duration ("10s", "500ms") between MIN and MAX. */
+const MIN_LOG_MONITOR_INTERVAL_MS = 100;
+const MAX_LOG_MONITOR_INTERVAL_MS = 3_600_000;
+const logMonitorInterval = z.string().refine(
+  (v) => {
+    try {
+      const ms = parseDurationMs(v);
+      return ms >= MIN_LOG_MONITOR_INTERVAL_MS && ms <= MAX_LOG_MONITOR_INTERVAL_MS;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a duration from "100ms" to "1h", like "10s"' },
+);
 
 export const RuntimeSchema = z.strictObject({
   /** "oci": an OCI runtime binary (runc, crun) run under conmon. containerd's runc v2 shim name is accepted as an alias. */
@@ -73,6 +101,17 @@ export const ConfigSchema = z
             conmon_path: absolutePath.default('/usr/bin/conmon'),
             /** Layers of one pull downloaded at once (containerd's key of the same name). */
             max_concurrent_downloads: z.int().min(1).max(64).default(3),
+            /**
+             * Container log rotation by Berth, for containers no kubelet rotates (docs/configuration.md,
+             * "Container logs"). "auto": containers of pods without the kubelet's io.kubernetes.pod.uid label.
+             */
+            container_log_rotation: z.enum(['auto', 'always', 'never']).default('auto'),
+            /** The kubelet's containerLogMaxSize: a live log at least this big is rotated. */
+            container_log_max_size: byteQuantity.default('10Mi'),
+            /** The kubelet's containerLogMaxFiles: files kept per container, the live one included. */
+            container_log_max_files: z.int().min(2).max(1000).default(5),
+            /** The kubelet's containerLogMonitorInterval: how often log sizes are checked. */
+            container_log_monitor_interval: logMonitorInterval.default('10s'),
             cni: z
               .strictObject({
                 bin_dir: searchPath.default('/opt/cni/bin:/usr/lib/cni'),

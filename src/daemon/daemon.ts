@@ -15,6 +15,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { CachedAsync } from '../base/cached-async.js';
 import { ensureDir } from '../base/fs.js';
 import { BerthError, messageOf } from '../base/errors.js';
+import { parseByteQuantity, parseDurationMs } from '../base/quantity.js';
 import type { Logger } from '../base/logger.js';
 import { redactConfig } from '../config/index.js';
 import type { Config } from '../config/index.js';
@@ -25,6 +26,7 @@ import {
   ContainerService,
   defaultSeccompProfile,
   hostDevices,
+  LogRotator,
   ownOomScoreAdj,
   RuntimeReadiness,
 } from '../runtime/index.js';
@@ -35,7 +37,7 @@ import { createCriServices } from '../cri/index.js';
 import { ContentStore, LeaseManager } from '../content/index.js';
 import { decodeDockerAuth, ImagePuller, ImagePusher, ImageService, RegistryClient } from '../images/index.js';
 import { createSnapshotter } from '../snapshots/index.js';
-import { CgroupStats } from '../stats/index.js';
+import { CgroupStats, DiskUsageCache } from '../stats/index.js';
 import { EventBus } from '../events/index.js';
 import type { ContainerEvent } from '../events/index.js';
 import { PodNamespaces, SandboxService } from '../sandbox/index.js';
@@ -55,6 +57,14 @@ export interface DaemonOptions {
 const DEFAULT_SHUTDOWN_GRACE_MS = 8000;
 /** How stale ImageFsInfo may be: kubelet image GC compares it with the filesystem at this kind of period. */
 const IMAGE_FS_USAGE_MAX_AGE_MS = 5000;
+/**
+ * Writable-layer usage (ListContainerStats, PodSandboxStats, ContainerStats): one walk per layer per few
+ * seconds, shared by the calls of one kubelet poll; an older value (up to a minute) is answered at once while
+ * a refresh runs, and at most 4 walks run at once, so 200 containers never mean 200 walks in one RPC.
+ */
+const LAYER_USAGE_MAX_AGE_MS = 5000;
+const LAYER_USAGE_MAX_STALE_MS = 60_000;
+const LAYER_USAGE_CONCURRENCY = 4;
 const SOCKET_MODE = 0o660;
 
 function nowNs(): bigint {
@@ -68,6 +78,8 @@ export class Daemon {
   private registry: RegistryClient | undefined;
   private cni: CniManager | undefined;
   private conmonRuntime: ConmonRuntime | undefined;
+  private layerUsage: DiskUsageCache | undefined;
+  private logRotator: LogRotator | undefined;
   private isReady = false;
   /** Only a socket this daemon bound is removed on close: never another berthd's. */
   private hasBoundSocket = false;
@@ -176,11 +188,19 @@ export class Daemon {
     await conmonRuntime.init();
     this.conmonRuntime = conmonRuntime;
     const containerEvents = new EventBus<ContainerEvent>();
+    const layerUsage = new DiskUsageCache({
+      maxAgeMs: LAYER_USAGE_MAX_AGE_MS,
+      maxStaleMs: LAYER_USAGE_MAX_STALE_MS,
+      concurrency: LAYER_USAGE_CONCURRENCY,
+      walk: (key) => snapshotter.usageOf(key),
+    });
+    this.layerUsage = layerUsage;
     const containers = await ContainerService.open({
       events: containerEvents,
       repo: store.containers,
       runtime: conmonRuntime,
       snapshotter,
+      layerUsage,
       cgroups: new CgroupStats(),
       pods: sandboxes,
       images,
@@ -197,6 +217,16 @@ export class Daemon {
       unmountAll: (path) => podNamespaces.unmountIfMounted(path),
     });
     podContainers.current = containers;
+    const logRotator = new LogRotator({
+      mode: cri.container_log_rotation,
+      maxSizeBytes: parseByteQuantity(cri.container_log_max_size),
+      maxFiles: cri.container_log_max_files,
+      intervalMs: parseDurationMs(cri.container_log_monitor_interval),
+      containers,
+      log: log.child({ component: 'log-rotator' }),
+    });
+    this.logRotator = logRotator;
+    logRotator.start();
     imagesInUse.current = () => containers.imagesInUse();
 
     const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
@@ -265,7 +295,9 @@ export class Daemon {
     if (this.hasBoundSocket) await rm(this.socketPath, { force: true });
     await this.registry?.close();
     await this.cni?.close();
+    await this.logRotator?.close();
     this.conmonRuntime?.close();
+    await this.layerUsage?.close();
     this.store?.close();
     log.info('berthd stopped');
   }

@@ -19,14 +19,15 @@ import { KeyedMutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/logger.js';
 import type { ImageView } from '../images/index.js';
 import type { Sandbox } from '../sandbox/index.js';
-import type { DiskUsage, Snapshotter } from '../snapshots/index.js';
+import type { Snapshotter } from '../snapshots/index.js';
 import { CpuRateTracker, readNetDev } from '../stats/index.js';
-import type { CgroupSample, CgroupStats, InterfaceUsage } from '../stats/index.js';
+import type { CgroupSample, CgroupStats, DiskUsage, InterfaceUsage } from '../stats/index.js';
 import { chainIds } from '../snapshots/index.js';
 import type { ContainerEvent, ContainerEventKind } from '../events/index.js';
 import type { ContainerRecord, ContainerRepository, ContainerState } from '../store/index.js';
 import type { ContainerExit, ContainerRuntime, ExecSyncResult } from './container-runtime.js';
 import { parseGroup, parsePasswd, resolveUser } from './image-user.js';
+import type { ContainerLogFile } from './log-rotator.js';
 import { buildOciSpec, cgroupsPathOf, computeResources, seccompProfileOf } from './oci-spec.js';
 import type { HostFacts } from './oci-spec.js';
 import type { OciDevice, OciSeccomp } from './oci-types.js';
@@ -80,7 +81,12 @@ export interface ContainerUsage {
 export interface ContainerDeps {
   readonly repo: ContainerRepository;
   readonly runtime: ContainerRuntime;
-  readonly snapshotter: Pick<Snapshotter, 'prepare' | 'mountActive' | 'unmount' | 'removeActive' | 'usageOf' | 'root'>;
+  readonly snapshotter: Pick<Snapshotter, 'prepare' | 'mountActive' | 'unmount' | 'removeActive' | 'root'>;
+  /**
+   * Writable-layer usage by snapshot key (= container id): the daemon wires a DiskUsageCache over the
+   * snapshotter's usageOf, so kubelet's stats polls share walks instead of walking every layer per call.
+   */
+  readonly layerUsage: { get(key: string): Promise<DiskUsage>; invalidate(key: string): void };
   readonly cgroups: CgroupStats;
   readonly pods: {
     get(namespace: string, idOrPrefix: string): Sandbox;
@@ -341,7 +347,7 @@ export class ContainerService {
           c.state === 'running'
             ? await this.deps.cgroups.read(cgroupsPath, this.deps.host.cgroupDriver, now).catch(() => undefined)
             : undefined;
-        const writableLayer = await this.deps.snapshotter.usageOf(c.id).catch(() => undefined);
+        const writableLayer = await this.deps.layerUsage.get(c.id).catch(() => undefined);
         return {
           container: c,
           cgroup,
@@ -371,6 +377,18 @@ export class ContainerService {
         ? undefined
         : await readNetDev(running.container.status.pid);
     return { containers, interfaces };
+  }
+
+  /** Running containers with a CRI log file, and their pods' labels: what the log rotator checks. */
+  runningLogs(): ContainerLogFile[] {
+    return [...this.containers.values()]
+      .filter((c) => c.state === 'running' && c.status.logPath !== '')
+      .map((c) => ({
+        id: c.id,
+        namespace: c.namespace,
+        logPath: c.status.logPath,
+        podLabels: this.deps.pods.find(c.namespace, c.sandboxId)?.spec.labels ?? {},
+      }));
   }
 
   /** Image ids some container uses: image prune keeps them. */
@@ -544,6 +562,7 @@ export class ContainerService {
     const dir = this.dirOf(c.id);
     await this.deps.unmountAll(join(dir, 'rootfs'));
     await this.deps.snapshotter.removeActive(c.id);
+    this.deps.layerUsage.invalidate(c.id);
     await rm(dir, { recursive: true, force: true });
     this.deps.repo.delete(c.id);
     this.containers.delete(c.id);

@@ -1,6 +1,7 @@
 /**
  * runtime: containers under OCI runtimes (runc, crun) and conmon (issue #5): the OCI spec built from the CRI
- * config and the image, the container service (lifecycle, state, recovery), and the readiness check.
+ * config and the image, the container service (lifecycle, state, recovery), the readiness check, and the
+ * log rotator for containers no kubelet rotates (log-rotation.ts: files and naming, as the kubelet's).
  */
 export { RuntimeReadiness } from './readiness.js';
 export type { RuntimeReadinessConfig } from './readiness.js';
@@ -28,3 +29,7 @@ export { defaultSeccompProfile } from './seccomp-default.js';
 export { parseGroup, parsePasswd, resolveUser } from './image-user.js';
 export { ConmonRuntime } from './conmon-runtime.js';
 export type { ConmonRuntimeOptions } from './conmon-runtime.js';
+export { LogRotator } from './log-rotator.js';
+export type { ContainerLogFile, LogRotatorOptions, RotationOutcome } from './log-rotator.js';
+export { isRotatedByBerth, KUBELET_POD_UID_LABEL, planRotation, rotationTimestamp } from './log-rotation.js';
+export type { LogRotationMode, RotationPlan } from './log-rotation.js';

@@ -22,8 +22,8 @@ import { BerthError } from '../base/errors.js';
 import type { Exec } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
 import { SingleFlight } from '../base/single-flight.js';
-import { diskUsage } from './disk-usage.js';
-import type { DiskUsage } from './disk-usage.js';
+import { diskUsage } from '../base/disk-usage.js';
+import type { DiskUsage } from '../base/disk-usage.js';
 import { mountPointsUnder, readMountPoints } from './mount-info.js';
 import type { ActiveSnapshot, CommittedLayer, Snapshotter, SnapshotterKind } from './snapshotter.js';
 
@@ -263,11 +263,11 @@ export abstract class BaseSnapshotter implements Snapshotter {
   }
 
   async usage(): Promise<DiskUsage> {
-    return diskUsage([this.opts.root]);
+    return diskUsage(this.opts.root);
   }
 
   async usageOf(key: string): Promise<DiskUsage> {
-    return diskUsage([join(this.activeRecord(key).dir, 'fs')]);
+    return diskUsage(join(this.activeRecord(key).dir, 'fs'));
   }
 
   protected layerRecord(chainId: string): LayerRecord {

@@ -14,6 +14,5 @@ export type { OverlaySnapshotterOptions } from './overlay-snapshotter.js';
 export { NativeSnapshotter } from './native-snapshotter.js';
 export { createSnapshotter } from './create-snapshotter.js';
 export type { Snapshotter, SnapshotterKind, CommittedLayer, ActiveSnapshot } from './snapshotter.js';
-export type { DiskUsage } from './disk-usage.js';
 export type { SnapshotterOptions } from './base-snapshotter.js';
 export { chainIds } from './chain-id.js';

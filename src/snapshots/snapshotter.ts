@@ -20,7 +20,7 @@
  * on disk: init() after a restart finds them again. Mounting and unmounting is done on the caller's
  * targets; the snapshotter never unmounts anything by itself.
  */
-import type { DiskUsage } from './disk-usage.js';
+import type { DiskUsage } from '../base/disk-usage.js';
 
 export type SnapshotterKind = 'overlayfs' | 'native';
 

@@ -1,12 +1,15 @@
 /**
  * Writable-layer usage for ListContainerStats, cheap enough for the kubelet's 10 s poll of 200 containers:
- * each directory is walked at most once per maxAgeMs, concurrent callers share one walk, at most
- * `concurrency` walks run at once, and a stale value (younger than maxStaleMs) is answered at once while a
- * refresh runs behind it, so an RPC never waits for 200 walks. A failed walk is not cached; directories nobody
- * asked about for maxStaleMs are forgotten.
+ * each key is walked at most once per maxAgeMs, concurrent callers share one walk, at most `concurrency`
+ * walks run at once, and a stale value (younger than maxStaleMs) is answered at once while a refresh runs
+ * behind it, so an RPC never waits for 200 walks. A failed walk is not cached; keys nobody asked about for
+ * maxStaleMs are forgotten.
+ *
+ * A key is whatever the walk measures: a directory with the default walk (base/disk-usage.ts), or a
+ * snapshot key when the daemon passes the snapshotter's usageOf (the container service does).
  */
-import { diskUsage } from './disk-usage.js';
-import type { DiskUsage } from './disk-usage.js';
+import { diskUsage } from '../base/disk-usage.js';
+import type { DiskUsage } from '../base/disk-usage.js';
 
 export interface DiskUsageCacheOptions {
   /** A value younger than this is answered as is; default 30 s. */
@@ -16,7 +19,7 @@ export interface DiskUsageCacheOptions {
   /** Walks at once; default 4. */
   readonly concurrency?: number;
   readonly nowMs?: () => number;
-  /** The walk; tests count calls through it. */
+  /** The walk of one key; default: diskUsage(key) of a directory. Tests count calls through it. */
   readonly walk?: (dir: string) => Promise<DiskUsage>;
 }
 

@@ -5,8 +5,8 @@
  *                    working set, rss, limit, available, page faults, tasks. undefined when the cgroup is gone.
  *   sumCgroupSamples a pod's usage from its containers' samples when the pod has no cgroup of its own.
  *   CpuRateTracker   usage_nano_cores from two samples per id (0 on the first), forgetting idle ids.
- *   diskUsage        bytes and inodes under a directory (hardlinks once, one filesystem only).
- *   DiskUsageCache   diskUsage per directory with a max age, shared walks, bounded concurrency.
+ *   DiskUsageCache   disk usage per key (a directory, or a snapshot key with the snapshotter's walk) with a
+ *                    max age, shared walks and bounded concurrency; the walk itself is base/disk-usage.ts.
  *   readNetDev       a network namespace's interface counters, through a process inside it.
  * Owns nothing on disk; reads /proc/self/mountinfo once and the cgroup files on every read.
  */
@@ -19,8 +19,7 @@ export type { CgroupDriver } from './cgroup-path.js';
 export { sumCgroupSamples } from './sum-samples.js';
 export { CpuRateTracker } from './cpu-rate-tracker.js';
 export type { CpuRateTrackerOptions, CpuUsagePoint } from './cpu-rate-tracker.js';
-export { diskUsage } from './disk-usage.js';
-export type { DiskUsage, DiskUsageOptions } from './disk-usage.js';
+export type { DiskUsage } from '../base/disk-usage.js';
 export { DiskUsageCache } from './disk-usage-cache.js';
 export type { DiskUsageCacheOptions } from './disk-usage-cache.js';
 export { parseNetDev, readNetDev } from './net-dev.js';

@@ -18,6 +18,8 @@ import type { TestNetwork } from './test-network.js';
 export interface BerthdOptions {
   /** Extra TOML appended to the generated config (sections must not repeat the generated ones). */
   readonly extraToml?: string;
+  /** Extra `key = value` lines for the generated [plugins.cri] section (TOML forbids repeating it). */
+  readonly criToml?: string;
   /** Replace the generated [plugins.cri.cni] section contents. */
   readonly cniConfDir?: string;
   /**
@@ -58,7 +60,7 @@ export async function makeTempDir(prefix = 'berth-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
-export function baseConfigToml(dir: string, cniConfDir: string): string {
+export function baseConfigToml(dir: string, cniConfDir: string, criToml = ''): string {
   return [
     `root = "${dir}/root"`,
     `state = "${dir}/state"`,
@@ -66,6 +68,7 @@ export function baseConfigToml(dir: string, cniConfDir: string): string {
     `address = "${dir}/state/berth.sock"`,
     '[plugins.cri]',
     'stream_server_port = 0',
+    ...(criToml === '' ? [] : [criToml.trimEnd()]),
     '[plugins.cri.cni]',
     `conf_dir = "${cniConfDir}"`,
     '',
@@ -122,7 +125,7 @@ export async function startBerthd(options: BerthdOptions = {}): Promise<Berthd> 
   const network = cni === 'test' ? await writeTestNetwork(cniConfDir) : undefined;
   if (cni === 'broken') await writeFile(join(cniConfDir, '10-broken.conflist'), '{ not json');
   const configPath = join(dir, 'config.toml');
-  await writeFile(configPath, baseConfigToml(dir, cniConfDir) + (options.extraToml ?? ''));
+  await writeFile(configPath, baseConfigToml(dir, cniConfDir, options.criToml) + (options.extraToml ?? ''));
   return launch({ dir, configPath, cniConfDir, network, options });
 }
 

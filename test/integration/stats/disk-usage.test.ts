@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { diskUsage } from '../../../src/stats/index.js';
+import { diskUsage } from '../../../src/base/disk-usage.js';
 
 const skip = process.getuid?.() !== 0 ? 'mounting a tmpfs needs root' : undefined;
 

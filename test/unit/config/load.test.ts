@@ -50,6 +50,32 @@ describe('config', () => {
     assert.match(errorOf('[plugins.cri]\ncgroup_driver = "cgroupv3"\n'), /plugins\.cri\.cgroup_driver: /);
   });
 
+  it('reads the container log rotation keys, with the kubelet defaults', () => {
+    const d = defaultConfig().plugins.cri;
+    assert.equal(d.container_log_rotation, 'auto');
+    assert.equal(d.container_log_max_size, '10Mi');
+    assert.equal(d.container_log_max_files, 5);
+    assert.equal(d.container_log_monitor_interval, '10s');
+    const c = parseConfigToml(
+      '[plugins.cri]\ncontainer_log_rotation = "always"\ncontainer_log_max_size = "64Ki"\n' +
+        'container_log_max_files = 2\ncontainer_log_monitor_interval = "250ms"\n',
+    ).plugins.cri;
+    assert.equal(c.container_log_rotation, 'always');
+    assert.equal(c.container_log_max_size, '64Ki');
+    assert.equal(c.container_log_max_files, 2);
+    assert.equal(c.container_log_monitor_interval, '250ms');
+    for (const [key, value] of [
+      ['container_log_max_size', '"10MB"'],
+      ['container_log_max_size', '"0"'],
+      ['container_log_max_files', '1'],
+      ['container_log_monitor_interval', '"10"'],
+      ['container_log_monitor_interval', '"50ms"'],
+      ['container_log_rotation', '"sometimes"'],
+    ] as const) {
+      assert.match(errorOf(`[plugins.cri]\n${key} = ${value}\n`), new RegExp(`plugins\\.cri\\.${key}: `), key);
+    }
+  });
+
   it('quotes host keys with dots in paths', () => {
     const msg = errorOf('[plugins.cri.registry.mirrors."docker.io"]\nendpoint = ["ftp://x"]\n');
     assert.match(msg, /plugins\.cri\.registry\.mirrors\."docker\.io"\.endpoint\[0\]: must be an http/);

@@ -1,12 +1,14 @@
 /**
- * Disk usage of a directory tree (a container's writable layer), counted as `du -x` does: allocated blocks
- * (st_blocks * 512) and inodes, each inode once however many hardlinks reach it, never following symlinks and
- * never entering another filesystem (a mount inside the tree is someone else's usage, and could be huge).
- * Names are handled as bytes, so files with non-UTF-8 names are counted too.
+ * Disk usage of a directory tree (a snapshot store, a container's writable layer), counted as `du -x` does:
+ * allocated blocks (st_blocks * 512) and inodes, each inode once however many hardlinks reach it, never
+ * following symlinks and never entering another filesystem (a mount inside the tree is someone else's usage,
+ * and could be huge). Names are handled as bytes, so files with non-UTF-8 names are counted too.
+ *
+ * In base/ because two layer-2 domains walk trees: snapshots (ImageFsInfo, usageOf) and stats (the cache).
  */
 import { lstat, readdir } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
-import { BerthError } from '../base/errors.js';
+import { BerthError } from './errors.js';
 
 export interface DiskUsage {
   readonly bytes: number;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { link, lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { diskUsage } from '../../../src/stats/index.js';
+import { diskUsage } from '../../../src/base/disk-usage.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-du-'));
