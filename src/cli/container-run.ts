@@ -10,14 +10,16 @@
  *
  * Output: the log reader joins conmon's partial (P) records into whole lines and writes stdout records to
  * stdout, stderr records to stderr. It stops only once ContainerStatus says exited and the file has been
- * read to its end; conmon drains the container's pipes into the log before it writes the exit file, so no
- * trailing output is lost.
+ * read to its end. No trailing output is lost: conmon's main() drains the container's pipes into the log
+ * (drain_stdio, sync_logs) before it writes the exit file that berthd reports the exit from.
  *
- * Signals: the first SIGINT/SIGTERM cancels a pull in flight, or stops a started container with a short
- * grace period (the log is still drained), then cleans up as usual and exits 128+N (130, 143). A second one
- * exits at once and names what is left behind. Create and start are never cancelled half-way: berthd would
- * finish them anyway and leave an object nobody knows about.
+ * Signals: the first SIGINT, SIGTERM or SIGHUP (or a broken output pipe, `| head`) cancels a pull in
+ * flight, or stops a started container with a short grace period (its log is still drained); then the run
+ * cleans up as usual and exits 128+N (130, 143, 129; 141 for the pipe). A second one exits at once and
+ * names what is left behind. Create and start are never cancelled half-way: berthd would finish them
+ * anyway and leave an object nobody knows about.
  */
+import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { ContainerState } from '../api/gen/cri.js';
 import type { ContainerConfig, ContainerStatus, ImageSpec, PodSandboxConfig } from '../api/gen/cri.js';
@@ -33,6 +35,8 @@ export const INTERRUPT_STOP_TIMEOUT_S = 2;
 const STATUS_POLL_MS = 100;
 /** Cleanup calls get their own deadline, longer than --timeout: RemovePodSandbox may stop containers first. */
 const CLEANUP_TIMEOUT_MS = 60_000;
+/** Ctrl-C, kill, and a closed terminal. */
+const HANDLED_SIGNALS = Object.freeze(['SIGINT', 'SIGTERM', 'SIGHUP'] as const);
 
 export interface ContainerRunOptions {
   readonly podConfig: PodSandboxConfig;
@@ -84,18 +88,15 @@ export async function removePod(clients: Clients, podSandboxId: string): Promise
   );
 }
 
-/** Writes to a stream, waiting when it asks for a pause (a slow pipe must not make the CLI buffer everything). */
-async function writeAll(stream: NodeJS.WritableStream, bytes: Buffer): Promise<void> {
-  if (!stream.write(bytes)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
-}
-
 /** Raised when a signal arrived before the container started: everything is removed. */
 class Interrupted extends Error {}
 
 export class ContainerRun {
   private podSandboxId: string | undefined;
   private containerId: string | undefined;
+  /** runToExit only: the container runs and its output is followed, so a signal stops it. */
   private isStarted = false;
+  private isOutputClosed = false;
   private signalled: NodeJS.Signals | undefined;
   private stopping: Promise<void> | undefined;
   private readonly abort = new AbortController();
@@ -117,7 +118,8 @@ export class ContainerRun {
       } catch (err) {
         await this.removeEverything(this.signalled === undefined ? 'the failure' : 'the interrupt');
         if (this.signalled !== undefined) throw new CliError('interrupted', exitCodeForSignal(this.signalled));
-        throw err;
+        // crictl exits 1 on any failure; docker's 125/126/127 are for runToExit.
+        throw err instanceof CliError ? new CliError(err.message) : err;
       }
       return { podSandboxId: this.podSandboxId!, containerId: this.containerId! };
     });
@@ -130,20 +132,36 @@ export class ContainerRun {
 
   private async withSignals<T>(fn: () => Promise<T>): Promise<T> {
     const onSignal = (signal: NodeJS.Signals): void => this.interrupt(signal);
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    // A reader that went away (`berth run IMAGE seq 1 1000000 | head`) is a SIGPIPE for a C program; Node
+    // ignores the signal and fails the write with EPIPE instead. Either way the container is stopped.
+    const onOutputError = (): void => {
+      this.isOutputClosed = true;
+      if (this.signalled === undefined) this.interrupt('SIGPIPE');
+    };
+    for (const signal of HANDLED_SIGNALS) process.on(signal, onSignal);
+    this.io.stdout.on('error', onOutputError);
+    this.io.stderr.on('error', onOutputError);
     try {
       return await fn();
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const signal of HANDLED_SIGNALS) process.off(signal, onSignal);
+      this.io.stdout.off('error', onOutputError);
+      this.io.stderr.off('error', onOutputError);
     }
+  }
+
+  /** Writes container output, waiting when the stream asks for a pause; dropped once the reader went away. */
+  private async write(stream: NodeJS.WritableStream, bytes: Buffer): Promise<void> {
+    if (this.isOutputClosed) return;
+    // once() also settles (rejects) on 'error', so a pipe that breaks while we wait does not hang us.
+    if (!stream.write(bytes)) await once(stream, 'drain').catch(() => undefined);
   }
 
   private async runSteps(): Promise<number> {
     let exitCode: number;
     try {
       await this.startContainer();
+      this.isStarted = true;
       exitCode = await this.followUntilExit();
     } catch (err) {
       // A signal before the start leaves nothing worth keeping; a failure is said, then reported.
@@ -176,21 +194,21 @@ export class ContainerRun {
       });
     }
     this.checkInterrupted();
-    const created = await clients.call(clients.runtime.createContainer.bind(clients.runtime), {
-      podSandboxId: pod.podSandboxId,
-      config: containerConfig,
-      sandboxConfig: podConfig,
-    });
-    this.containerId = created.containerId;
-    this.checkInterrupted();
     try {
+      const created = await clients.call(clients.runtime.createContainer.bind(clients.runtime), {
+        podSandboxId: pod.podSandboxId,
+        config: containerConfig,
+        sandboxConfig: podConfig,
+      });
+      this.containerId = created.containerId;
+      this.checkInterrupted();
       await clients.call(clients.runtime.startContainer.bind(clients.runtime), { containerId: created.containerId });
     } catch (err) {
+      if (err instanceof Interrupted) throw err;
       throw new CliError(messageOf(err), exitCodeForStartFailure(messageOf(err)));
     }
-    this.isStarted = true;
-    // A signal that came during StartContainer: the container runs now, so stop it like any later signal.
-    if (this.signalled !== undefined) this.stopContainer();
+    // A signal during StartContainer counts as one before it: the container is removed with its pod.
+    this.checkInterrupted();
   }
 
   /** Copies the container's log to our stdout/stderr until it exits; returns its exit code. */
@@ -214,7 +232,7 @@ export class ContainerRun {
         shouldStop: async () => isExited((last = await statusOf())),
       });
       for await (const out of reader)
-        await writeAll(out.stream === 'stderr' ? this.io.stderr : this.io.stdout, out.bytes);
+        await this.write(out.stream === 'stderr' ? this.io.stderr : this.io.stdout, out.bytes);
     }
     while (!isExited(last)) {
       await new Promise((resolve) => setTimeout(resolve, STATUS_POLL_MS));

@@ -43,7 +43,12 @@ export const EXIT_CANNOT_INVOKE = 126;
 /** The command was not found (docker: 127). */
 export const EXIT_NOT_FOUND = 127;
 
-const SIGNAL_NUMBERS: Readonly<Record<string, number>> = Object.freeze({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 });
+const SIGNAL_NUMBERS: Readonly<Record<string, number>> = Object.freeze({
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGPIPE: 13,
+  SIGTERM: 15,
+});
 
 /**
  * Picks the mode from the positionals. `isFile` says whether a path names an existing file (injected for
@@ -230,11 +235,12 @@ export function exitCodeForSignal(signal: NodeJS.Signals): number {
 
 /**
  * The exit code for a container that could not start, docker's way: 127 when the command does not exist,
- * 126 when it cannot be executed, 125 otherwise. Matched on the OCI runtime's error text, which runc and crun
- * phrase this way for execve's ENOENT and EACCES.
+ * 126 when it cannot be executed, 125 otherwise. Matched on the OCI runtime's error text ("exec: \"CMD\":
+ * ..."), which runc and crun give for execve's ENOENT and EACCES, at create (runc >= 1.1 checks the command
+ * then) or at start.
  */
 export function exitCodeForStartFailure(message: string): number {
-  if (/executable file not found|no such file or directory/i.test(message)) return EXIT_NOT_FOUND;
-  if (/permission denied|is a directory|exec format error/i.test(message)) return EXIT_CANNOT_INVOKE;
+  if (/exec: .*(executable file not found|no such file or directory)/i.test(message)) return EXIT_NOT_FOUND;
+  if (/exec: .*(permission denied|is a directory|exec format error)/i.test(message)) return EXIT_CANNOT_INVOKE;
   return EXIT_RUN_FAILED;
 }

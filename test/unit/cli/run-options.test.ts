@@ -155,6 +155,7 @@ describe('berth run: option values', () => {
     assert.equal(exitCodeForStartFailure('exec: "x": executable file not found in $PATH'), 127);
     assert.equal(exitCodeForStartFailure('exec: "/etc": permission denied'), 126);
     assert.equal(exitCodeForStartFailure('DEADLINE_EXCEEDED: runc start'), 125);
+    assert.equal(exitCodeForStartFailure('mount /srv/x: no such file or directory'), 125, 'not the command');
   });
 });
 
