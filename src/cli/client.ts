@@ -63,19 +63,27 @@ export class Clients {
     return this.callWithDeadline(method, request, this.timeoutMs);
   }
 
-  /** A unary call with its own deadline (undefined: none), for calls that run as long as the user asks (exec). */
+  /**
+   * A unary call with its own deadline (undefined: none), for calls that run as long as the user asks (exec,
+   * pull); `signal` cancels it (the promise then rejects with CANCELLED).
+   */
   async callWithDeadline<Req, Res>(
     method: UnaryMethod<Req, Res>,
     request: Req,
     timeoutMs: number | undefined,
+    signal?: AbortSignal,
   ): Promise<Res> {
     await this.checkSocket();
     return new Promise<Res>((resolve, reject) => {
       const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-      method(request, this.metadata(), { deadline }, (err, response) => {
+      const cancel = (): void => call.cancel();
+      const call = method(request, this.metadata(), { deadline }, (err, response) => {
+        signal?.removeEventListener('abort', cancel);
         if (err) reject(this.translate(err));
         else resolve(response);
       });
+      if (signal?.aborted) call.cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 

@@ -17,6 +17,7 @@ import { registerContainers } from './commands/containers.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEvents } from './commands/events.js';
 import { registerImages } from './commands/images.js';
+import { registerRun } from './commands/run.js';
 
 function parseSeconds(value: string): number {
   const n = Number(value.replace(/s$/, ''));
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerImages(program);
   registerPods(program);
   registerContainers(program);
+  registerRun(program);
   registerDemo(program);
   registerEvents(program);
   return program;

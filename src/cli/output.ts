@@ -24,12 +24,22 @@ export function toJson(value: unknown): string {
 
 /** Prints a structured value as JSON or YAML. */
 export function printData(value: unknown, format: 'json' | 'yaml'): void {
+  process.stdout.write(formatData(value, format));
+}
+
+/** printData's text. */
+export function formatData(value: unknown, format: 'json' | 'yaml'): string {
   const plain: unknown = JSON.parse(JSON.stringify(value, bigintSafe));
-  process.stdout.write(format === 'json' ? `${toJson(plain)}\n` : toYaml(plain));
+  return format === 'json' ? `${toJson(plain)}\n` : toYaml(plain);
 }
 
 /** A borderless table like crictl's: upper-case headers, columns separated by spaces. */
 export function printTable(headers: readonly string[], rows: readonly (readonly string[])[]): void {
+  process.stdout.write(formatTable(headers, rows));
+}
+
+/** printTable's text, ending in a newline. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const table = new Table({
     head: headers.map((h) => h.toUpperCase()),
     chars: {
@@ -58,5 +68,5 @@ export function printTable(headers: readonly string[], rows: readonly (readonly 
     .split('\n')
     .map((line) => line.trimEnd())
     .join('\n');
-  process.stdout.write(`${text}\n`);
+  return `${text}\n`;
 }

@@ -5,7 +5,6 @@
 import type { Command } from 'commander';
 import {
   Container,
-  ContainerConfig,
   ContainerState,
   ContainerStats,
   ContainerStatus,
@@ -13,12 +12,14 @@ import {
   PodSandboxConfig,
 } from '../../api/gen/cri.js';
 import type { Clients } from '../client.js';
-import { readCriConfigFile } from '../cri-config-file.js';
+import { containerConfigFromDoc, readCriConfigFile } from '../cri-config-file.js';
 import { withClients } from '../context.js';
 import { CliError } from '../errors.js';
 import { ago, humanSize } from '../format.js';
 import { readCriLog } from '../log-reader.js';
-import { outputOption, printData, printTable } from '../output.js';
+import { formatData, formatTable, outputOption, printData, printTable } from '../output.js';
+import type { OutputFormat } from '../output.js';
+import { parseIntervalMs, watchLoop } from '../watch.js';
 
 const STATE_NAMES: Record<number, string> = {
   [ContainerState.CONTAINER_CREATED]: 'Created',
@@ -84,13 +85,45 @@ export function printContainerTable(containers: readonly Container[]): void {
   );
 }
 
+/** The stats table (or document) of the containers asked for, as text. */
+async function renderStats(
+  clients: Clients,
+  idOrPrefix: string | undefined,
+  opts: { all: boolean; pod?: string },
+  output: OutputFormat,
+): Promise<string> {
+  const running = await listContainers(clients, {
+    ...(idOrPrefix === undefined ? {} : { id: idOrPrefix }),
+    ...(opts.pod === undefined ? {} : { podId: opts.pod }),
+    ...(opts.all ? {} : { state: 'running' }),
+  });
+  const ids = new Set(running.map((c) => c.id));
+  const res = await clients.call(clients.runtime.listContainerStats.bind(clients.runtime), {
+    filter: { id: idOrPrefix ?? '', podSandboxId: opts.pod ?? '', labelSelector: {} },
+  });
+  const stats = res.stats.filter((s) => ids.has(s.attributes?.id ?? ''));
+  if (output !== 'table') return formatData({ stats: stats.map((s) => ContainerStats.toJSON(s)) }, output);
+  const names = new Map(running.map((c) => [c.id, c.metadata?.name ?? '']));
+  return formatTable(
+    ['container', 'name', 'cpu %', 'mem', 'disk', 'inodes'],
+    stats.map((s) => [
+      (s.attributes?.id ?? '').slice(0, 13),
+      names.get(s.attributes?.id ?? '') ?? '',
+      (Number(s.cpu?.usageNanoCores?.value ?? 0n) / 1e7).toFixed(2),
+      humanSize(s.memory?.workingSetBytes?.value ?? 0n),
+      humanSize(s.writableLayer?.usedBytes?.value ?? 0n),
+      String(s.writableLayer?.inodesUsed?.value ?? 0n),
+    ]),
+  );
+}
+
 export function registerContainers(program: Command): void {
   program
     .command('create <pod-id> <container-config> <pod-config>')
     .description('Create a container in a pod from ContainerConfig and PodSandboxConfig files (JSON or YAML)')
     .addHelpText('after', '\nExample:\n  berth create 1a2b3c container.json pod.json\n')
     .action(async (podId: string, containerFile: string, podFile: string, _opts: unknown, cmd: Command) => {
-      const config = ContainerConfig.fromJSON(await readCriConfigFile(containerFile));
+      const config = containerConfigFromDoc(await readCriConfigFile(containerFile));
       const sandboxConfig = PodSandboxConfig.fromJSON(await readCriConfigFile(podFile));
       await withClients(cmd, async (clients) => {
         const pods = await clients.call(clients.runtime.listPodSandbox.bind(clients.runtime), {
@@ -287,38 +320,24 @@ export function registerContainers(program: Command): void {
     .description('Show CPU, memory and writable-layer usage of containers (running ones unless -a)')
     .option('-a, --all', 'include containers that are not running', false)
     .option('-p, --pod <pod-id>', 'only containers of this pod')
+    .option('-w, --watch', 'refresh until Ctrl-C (in place on a terminal)', false)
+    .option('--interval <seconds>', 'seconds between refreshes with --watch', '1')
     .addOption(outputOption())
-    .addHelpText('after', '\nExample:\n  berth stats -o json 4d5e6f\n')
-    .action(async (idOrPrefix: string | undefined, opts: { all: boolean; pod?: string }, cmd: Command) => {
-      await withClients(cmd, async (clients, g) => {
-        const running = await listContainers(clients, {
-          ...(idOrPrefix === undefined ? {} : { id: idOrPrefix }),
-          ...(opts.pod === undefined ? {} : { podId: opts.pod }),
-          ...(opts.all ? {} : { state: 'running' }),
+    .addHelpText('after', '\nExamples:\n  berth stats -o json 4d5e6f\n  berth stats --watch --interval 2\n')
+    .action(
+      async (
+        idOrPrefix: string | undefined,
+        opts: { all: boolean; pod?: string; watch: boolean; interval: string },
+        cmd: Command,
+      ) => {
+        const intervalMs = parseIntervalMs(opts.interval);
+        await withClients(cmd, async (clients, g) => {
+          const render = (): Promise<string> => renderStats(clients, idOrPrefix, opts, g.output);
+          if (opts.watch) await watchLoop(render, { intervalMs, out: process.stdout });
+          else process.stdout.write(await render());
         });
-        const ids = new Set(running.map((c) => c.id));
-        const res = await clients.call(clients.runtime.listContainerStats.bind(clients.runtime), {
-          filter: { id: idOrPrefix ?? '', podSandboxId: opts.pod ?? '', labelSelector: {} },
-        });
-        const stats = res.stats.filter((s) => ids.has(s.attributes?.id ?? ''));
-        if (g.output !== 'table') {
-          printData({ stats: stats.map((s) => ContainerStats.toJSON(s)) }, g.output);
-          return;
-        }
-        const names = new Map(running.map((c) => [c.id, c.metadata?.name ?? '']));
-        printTable(
-          ['container', 'name', 'cpu %', 'mem', 'disk', 'inodes'],
-          stats.map((s) => [
-            (s.attributes?.id ?? '').slice(0, 13),
-            names.get(s.attributes?.id ?? '') ?? '',
-            (Number(s.cpu?.usageNanoCores?.value ?? 0n) / 1e7).toFixed(2),
-            humanSize(s.memory?.workingSetBytes?.value ?? 0n),
-            humanSize(s.writableLayer?.usedBytes?.value ?? 0n),
-            String(s.writableLayer?.inodesUsed?.value ?? 0n),
-          ]),
-        );
-      });
-    });
+      },
+    );
 
   program
     .command('update <container-id>')
