@@ -36,8 +36,9 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    // The two places children are started: Exec (short-lived, bounded) and the conmon launcher (detached).
-    ignores: ['src/base/exec.ts', 'src/base/spawn-sync-pipe.ts'],
+    // The places children are started: Exec (short-lived, bounded), the conmon launcher (detached) and
+    // interactive processes (streaming exec and port-forward dialers).
+    ignores: ['src/base/exec.ts', 'src/base/spawn-sync-pipe.ts', 'src/base/interactive-process.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

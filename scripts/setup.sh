@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # busybox-static: demo and test images; docker-registry: the tests' local registry; protobuf-compiler: npm run gen;
 # util-linux: unshare/nsenter; python3/make/g++: better-sqlite3 compiles from source; zstd, umoci, skopeo:
 # the tests make zstd layers, compare unpacked rootfs with umoci and check archives with skopeo; catatonit: the
-# init of a pod's shared PID namespace.
-PACKAGES=(runc crun conmon containernetworking-plugins iptables busybox-static docker-registry protobuf-compiler
+# init of a pod's shared PID namespace; socat: port-forward's dialer inside a pod's network namespace; openssl: the
+# stream server's self-signed certificate.
+PACKAGES=(runc crun conmon socat openssl containernetworking-plugins iptables busybox-static docker-registry protobuf-compiler
   util-linux python3 make g++ zstd umoci skopeo catatonit)
 
 missing=()

@@ -14,6 +14,7 @@ import { registerConfig } from './commands/config.js';
 import { registerNamespaces } from './commands/namespaces.js';
 import { registerPods } from './commands/pods.js';
 import { registerContainers } from './commands/containers.js';
+import { registerStreams } from './commands/streams.js';
 import { registerDemo } from './commands/demo.js';
 import { registerEvents } from './commands/events.js';
 import { registerImages } from './commands/images.js';
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
   registerPods(program);
   registerContainers(program);
   registerRun(program);
+  registerStreams(program);
   registerDemo(program);
   registerEvents(program);
   return program;

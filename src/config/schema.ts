@@ -95,7 +95,15 @@ export const ConfigSchema = z
             stream_server_address: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
             /** 0 picks a free port. */
             stream_server_port: z.int().min(0).max(65535).default(0),
+            /** HTTPS for the stream server: with the pair below, or a self-signed pair made at start. */
             enable_tls_streaming: z.boolean().default(false),
+            x509_key_pair_streaming: z
+              .strictObject({
+                /** PEM certificate of the stream server ('' with enable_tls_streaming: self-signed). */
+                tls_cert_file: z.union([z.literal(''), absolutePath]).default(''),
+                tls_key_file: z.union([z.literal(''), absolutePath]).default(''),
+              })
+              .prefault({}),
             cgroup_driver: z.enum(['cgroupfs', 'systemd']).default('cgroupfs'),
             /** The per-container monitor (Debian package conmon). */
             conmon_path: absolutePath.default('/usr/bin/conmon'),

@@ -43,6 +43,7 @@ export type Containers = Pick<
   | 'usage'
   | 'podUsage'
   | 'updateResources'
+  | 'checkAttach'
 >;
 export type ImageLookup = Pick<ImageService, 'find'>;
 

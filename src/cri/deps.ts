@@ -5,6 +5,7 @@ import type { Condition } from '../base/condition.js';
 import type { Sandboxes } from './pod-sandbox.js';
 import type { Containers } from './containers.js';
 import type { ContainerEvent, EventBus } from '../events/index.js';
+import type { StreamUrls } from './streaming.js';
 
 export interface ReadinessCheck {
   check(): Promise<Condition>;
@@ -33,5 +34,7 @@ export interface RuntimeServiceDeps {
   readonly sandboxes: Sandboxes;
   readonly containers: Containers;
   readonly containerEvents: EventBus<ContainerEvent>;
+  /** The stream server's URLs for Exec, Attach and PortForward. */
+  readonly streams: StreamUrls;
   readonly nowNs: () => bigint;
 }

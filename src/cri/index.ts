@@ -34,6 +34,7 @@ import {
   updateContainerResources,
 } from './containers.js';
 import type { ImageFsUsage } from './image-fs-info.js';
+import { attach, exec, portForward } from './streaming.js';
 
 export interface ImageServiceDeps {
   readonly images: ImageService;
@@ -46,6 +47,7 @@ export type { ImageFsUsage } from './image-fs-info.js';
 export type { RuntimeServiceDeps, RuntimeInfo, ReadinessCheck, PodCidrs } from './deps.js';
 export type { Sandboxes } from './pod-sandbox.js';
 export type { Containers, ImageLookup } from './containers.js';
+export type { StreamUrls } from './streaming.js';
 export { buildService } from './server.js';
 export type { CallContext, ServiceOptions, Handlers } from './server.js';
 export { GRPC_STATUS, fromServiceError, toStatus } from './errors.js';
@@ -79,6 +81,9 @@ export function createCriServices(
       containerStatus: containerStatus(deps.containers, deps.images),
       listContainers: listContainers(deps.containers, deps.images),
       execSync: execSync(deps.containers),
+      exec: exec(deps.containers, deps.streams),
+      attach: attach(deps.containers, deps.streams),
+      portForward: portForward(deps.sandboxes, deps.streams),
       reopenContainerLog: reopenContainerLog(deps.containers),
       updateContainerResources: updateContainerResources(deps.containers),
       getContainerEvents: getContainerEvents(deps.containerEvents, deps.sandboxes, deps.containers, deps.images),

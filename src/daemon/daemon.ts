@@ -40,7 +40,11 @@ import { createSnapshotter } from '../snapshots/index.js';
 import { CgroupStats, DiskUsageCache } from '../stats/index.js';
 import { EventBus } from '../events/index.js';
 import type { ContainerEvent } from '../events/index.js';
-import { PodNamespaces, SandboxService } from '../sandbox/index.js';
+import { PodDialer, PodNamespaces, SandboxService } from '../sandbox/index.js';
+import { loadTlsMaterial, selfSignedTls, StreamServer } from '../streaming/index.js';
+import type { TlsMaterial } from '../streaming/index.js';
+import { spawnInteractive } from '../base/interactive-process.js';
+import { streamBackendOf } from './stream-backend.js';
 import { exec } from '../base/exec.js';
 import { createAdminService } from '../admin/index.js';
 import { claimSocketPath } from './socket.js';
@@ -80,6 +84,7 @@ export class Daemon {
   private conmonRuntime: ConmonRuntime | undefined;
   private layerUsage: DiskUsageCache | undefined;
   private logRotator: LogRotator | undefined;
+  private streamServer: StreamServer | undefined;
   private isReady = false;
   /** Only a socket this daemon bound is removed on close: never another berthd's. */
   private hasBoundSocket = false;
@@ -177,6 +182,7 @@ export class Daemon {
     const conmonRuntime = new ConmonRuntime({
       exec,
       spawnWithSyncPipe,
+      spawnInteractive,
       conmonPath: cri.conmon_path,
       runtimes: Object.fromEntries(Object.entries(cri.containerd.runtimes).map(([name, r]) => [name, r.binary])),
       stateDir: config.state,
@@ -229,6 +235,16 @@ export class Daemon {
     logRotator.start();
     imagesInUse.current = () => containers.imagesInUse();
 
+    const streamServer = new StreamServer({
+      address: cri.stream_server_address,
+      port: cri.stream_server_port,
+      ...(cri.enable_tls_streaming ? { tls: await this.streamTls() } : {}),
+      backend: streamBackendOf(containers, sandboxes, new PodDialer({ spawnInteractive })),
+      log: log.child({ component: 'streaming' }),
+    });
+    await streamServer.start();
+    this.streamServer = streamServer;
+
     const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     const isReady = (): boolean => this.isReady;
     const rpcLog = log.child({ component: 'rpc' });
@@ -250,6 +266,7 @@ export class Daemon {
         sandboxes,
         containers,
         containerEvents,
+        streams: streamServer,
         nowNs,
         images,
         imageFs: {
@@ -275,7 +292,30 @@ export class Daemon {
     this.hasBoundSocket = true;
     await chmod(this.socketPath, SOCKET_MODE);
     this.isReady = true;
-    log.info({ socket: this.socketPath, root: config.root, state: config.state }, 'berthd is serving');
+    log.info(
+      { socket: this.socketPath, root: config.root, state: config.state, streamServer: streamServer.address },
+      'berthd is serving',
+    );
+  }
+
+  /** The stream server's URL base (http(s)://address:port). */
+  get streamServerAddress(): string {
+    return this.streamServer?.address ?? '';
+  }
+
+  private async streamTls(): Promise<TlsMaterial> {
+    const { config } = this.options;
+    const pair = config.plugins.cri.x509_key_pair_streaming;
+    if (pair.tls_cert_file !== '' || pair.tls_key_file !== '') {
+      if (pair.tls_cert_file === '' || pair.tls_key_file === '') {
+        throw new BerthError(
+          'INVALID_ARGUMENT',
+          'plugins.cri.x509_key_pair_streaming: set both tls_cert_file and tls_key_file, or neither',
+        );
+      }
+      return loadTlsMaterial(pair.tls_cert_file, pair.tls_key_file);
+    }
+    return selfSignedTls(exec, join(config.state, 'tls'), config.plugins.cri.stream_server_address);
   }
 
   /** Idempotent; safe to call after a failed start. */
@@ -293,6 +333,7 @@ export class Daemon {
       await shutdownServer(server, this.options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log);
     }
     if (this.hasBoundSocket) await rm(this.socketPath, { force: true });
+    await this.streamServer?.close();
     await this.registry?.close();
     await this.cni?.close();
     await this.logRotator?.close();

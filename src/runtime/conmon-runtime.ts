@@ -12,24 +12,27 @@
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError } from '../base/errors.js';
 import type { Exec, ExecResult } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
 import type { Logger } from '../base/logger.js';
 import type { SpawnWithSyncPipe } from '../base/spawn-sync-pipe.js';
+import type { InteractiveProcess, SpawnInteractive } from '../base/interactive-process.js';
 import type {
   ContainerExit,
   ContainerRuntime,
   CreateRequest,
   ExecSyncResult,
+  InteractiveExecRequest,
   RuntimeState,
 } from './container-runtime.js';
 
 export interface ConmonRuntimeOptions {
   readonly exec: Exec;
   readonly spawnWithSyncPipe: SpawnWithSyncPipe;
+  readonly spawnInteractive: SpawnInteractive;
   readonly conmonPath: string;
   /** Runtime handler name -> OCI runtime binary. */
   readonly runtimes: Readonly<Record<string, string>>;
@@ -240,7 +243,74 @@ export class ConmonRuntime implements ContainerRuntime {
     }
   }
 
+  async execInteractive(
+    id: string,
+    runtimeHandler: string,
+    cmd: readonly string[],
+    req: InteractiveExecRequest,
+  ): Promise<InteractiveProcess> {
+    const bundle = this.opts.bundleDirOf(id);
+    const tag = process.hrtime.bigint();
+    const pidFile = join(bundle, `exec-${tag}.pid`);
+    const files = [pidFile];
+    let processArgs: string[] = [];
+    if (req.tty) {
+      // With a TTY the runtime runs on a pty of ours and makes the container's own terminal (-t), relaying
+      // between the two and copying every resize of ours (SIGWINCH) to it. Its first size comes from the
+      // process spec (consoleSize): set before the command starts, so `stty size` is right from the start.
+      // No console socket to receive, which Node could not do.
+      const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as { process?: object };
+      const processFile = join(bundle, `exec-${tag}.json`);
+      await writeFile(
+        processFile,
+        JSON.stringify({
+          ...spec.process,
+          args: cmd,
+          terminal: true,
+          ...(req.cols && req.rows ? { consoleSize: { height: req.rows, width: req.cols } } : {}),
+        }),
+        { mode: 0o600 },
+      );
+      files.push(processFile);
+      processArgs = ['--process', processFile, '-t'];
+    }
+    const proc = this.opts.spawnInteractive({
+      file: this.binaryOf(runtimeHandler),
+      args: [...this.runtimeArgs(), 'exec', ...processArgs, '--pid-file', pidFile, id, ...(req.tty ? [] : cmd)],
+      tty: req.tty,
+      ...(req.cols === undefined ? {} : { cols: req.cols }),
+      ...(req.rows === undefined ? {} : { rows: req.rows }),
+    });
+    void proc.exited.finally(() => Promise.all(files.map((f) => rm(f, { force: true })))).catch(() => undefined);
+    return {
+      ...proc,
+      // Killing the runtime alone would leave the process it started running in the container.
+      kill: (signal = 'SIGKILL') => {
+        void readFile(pidFile, 'utf8')
+          .then((text) => {
+            const pid = Number(text.trim());
+            if (Number.isInteger(pid) && pid > 0) process.kill(pid, signal);
+          })
+          .catch(() => undefined)
+          .finally(() => proc.kill(signal));
+      },
+    };
+  }
+
+  attachSocketPath(id: string): string {
+    return join(this.socketDir, id, 'attach');
+  }
+
+  async resizeTerminal(id: string, cols: number, rows: number): Promise<void> {
+    await this.writeControl(id, `1 ${rows} ${cols}\n`, 'resize its terminal');
+  }
+
   async reopenLog(id: string): Promise<void> {
+    await this.writeControl(id, '2 0 0\n', 'reopen its log');
+  }
+
+  /** conmon's control FIFO: one line per command ("<kind> <a> <b>"). */
+  private async writeControl(id: string, line: string, doing: string): Promise<void> {
     const ctl = join(this.opts.bundleDirOf(id), 'ctl');
     let fh;
     try {
@@ -248,11 +318,11 @@ export class ConmonRuntime implements ContainerRuntime {
     } catch (err) {
       throw new BerthError(
         'FAILED_PRECONDITION',
-        `container ${id} has no conmon to reopen its log (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+        `container ${id} has no conmon to ${doing} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
       );
     }
     try {
-      await fh.write('2 0 0\n');
+      await fh.write(line);
     } finally {
       await fh.close();
     }

@@ -3,6 +3,8 @@
  * daemon adapts the OCI runtime, conmon launcher and exit watcher to it. Keeping it narrow lets the service's
  * state machine be tested apart from the binaries.
  */
+import type { InteractiveProcess } from '../base/interactive-process.js';
+
 export interface CreateRequest {
   readonly id: string;
   readonly bundleDir: string;
@@ -32,6 +34,12 @@ export interface ExecSyncResult {
   readonly exitCode: number;
 }
 
+export interface InteractiveExecRequest {
+  readonly tty: boolean;
+  readonly cols?: number;
+  readonly rows?: number;
+}
+
 export interface ContainerRuntime {
   /** Runs conmon, which runs `<runtime> create`; resolves with the container's pid. */
   create(req: CreateRequest): Promise<{ readonly pid: number }>;
@@ -42,6 +50,17 @@ export interface ContainerRuntime {
   delete(id: string, runtimeHandler: string): Promise<void>;
   state(id: string, runtimeHandler: string): Promise<RuntimeState>;
   execSync(id: string, runtimeHandler: string, cmd: readonly string[], timeoutMs: number): Promise<ExecSyncResult>;
+  /** A process in the container whose stdio the caller relays (streaming exec); the caller ends it. */
+  execInteractive(
+    id: string,
+    runtimeHandler: string,
+    cmd: readonly string[],
+    req: InteractiveExecRequest,
+  ): Promise<InteractiveProcess>;
+  /** The monitor's attach socket (SOCK_SEQPACKET) of a running container. */
+  attachSocketPath(id: string): string;
+  /** Resizes the terminal of a container created with a TTY (through its monitor). */
+  resizeTerminal(id: string, cols: number, rows: number): Promise<void>;
   reopenLog(id: string): Promise<void>;
   /** `<runtime> update` with OCI LinuxResources JSON (cgroup limits of a running container). */
   update(id: string, runtimeHandler: string, resources: unknown): Promise<void>;

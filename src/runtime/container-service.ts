@@ -8,6 +8,9 @@
  * releases all of them whether or not they exist. Exits are recorded by conmon in files, so a container that
  * exits while berthd is down is seen as exited at the next start.
  */
+import type { InteractiveProcess } from '../base/interactive-process.js';
+import { attachToMonitor } from './monitor-attach.js';
+import type { MonitorAttachIo } from './monitor-attach.js';
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
@@ -25,7 +28,7 @@ import type { CgroupSample, CgroupStats, DiskUsage, InterfaceUsage } from '../st
 import { chainIds } from '../snapshots/index.js';
 import type { ContainerEvent, ContainerEventKind } from '../events/index.js';
 import type { ContainerRecord, ContainerRepository, ContainerState } from '../store/index.js';
-import type { ContainerExit, ContainerRuntime, ExecSyncResult } from './container-runtime.js';
+import type { ContainerExit, ContainerRuntime, ExecSyncResult, InteractiveExecRequest } from './container-runtime.js';
 import { parseGroup, parsePasswd, resolveUser } from './image-user.js';
 import type { ContainerLogFile } from './log-rotator.js';
 import { buildOciSpec, cgroupsPathOf, computeResources, seccompProfileOf } from './oci-spec.js';
@@ -264,6 +267,56 @@ export class ContainerService {
     if (c.state !== 'running') throw new BerthError('FAILED_PRECONDITION', `container ${c.id} is not running`);
     if (cmd.length === 0) throw new BerthError('INVALID_ARGUMENT', 'ExecSync needs a command');
     return this.deps.runtime.execSync(c.id, c.runtimeHandler, cmd, timeoutSeconds > 0 ? timeoutSeconds * 1000 : 0);
+  }
+
+  /** Streaming exec: a process in a running container whose stdio the caller relays and ends. */
+  async execInteractive(
+    namespace: string,
+    idOrPrefix: string,
+    cmd: readonly string[],
+    req: InteractiveExecRequest,
+  ): Promise<InteractiveProcess> {
+    const c = this.get(namespace, idOrPrefix);
+    if (c.state !== 'running') throw new BerthError('FAILED_PRECONDITION', `container ${c.id} is not running`);
+    if (cmd.length === 0) throw new BerthError('INVALID_ARGUMENT', 'exec needs a command');
+    return this.deps.runtime.execInteractive(c.id, c.runtimeHandler, cmd, req);
+  }
+
+  /** Checks an Attach request against the container: it must run, and stdin/tty must match its config. */
+  checkAttach(
+    namespace: string,
+    idOrPrefix: string,
+    req: { readonly stdin: boolean; readonly tty: boolean },
+  ): Container {
+    const c = this.get(namespace, idOrPrefix);
+    if (c.state !== 'running') throw new BerthError('FAILED_PRECONDITION', `container ${c.id} is not running`);
+    if (req.stdin && !c.config.stdin) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `container ${c.id} was created without stdin: attach cannot write to it`,
+      );
+    }
+    if (req.tty !== c.config.tty) {
+      throw new BerthError(
+        'INVALID_ARGUMENT',
+        `attach asked for tty=${String(req.tty)} but container ${c.id} was created with tty=${String(c.config.tty)}`,
+      );
+    }
+    return c;
+  }
+
+  /** Relays the stdio of a running container's main process (through its monitor) until it ends or detaches. */
+  async attach(namespace: string, idOrPrefix: string, io: MonitorAttachIo): Promise<void> {
+    const c = this.get(namespace, idOrPrefix);
+    if (c.state !== 'running') throw new BerthError('FAILED_PRECONDITION', `container ${c.id} is not running`);
+    await attachToMonitor(this.deps.runtime.attachSocketPath(c.id), io);
+  }
+
+  /** The terminal size of a container created with a TTY (attach's resize). */
+  async resizeTerminal(namespace: string, idOrPrefix: string, cols: number, rows: number): Promise<void> {
+    const c = this.get(namespace, idOrPrefix);
+    if (!c.config.tty) return;
+    await this.deps.runtime.resizeTerminal(c.id, cols, rows);
   }
 
   /** UpdateContainerResources: new cgroup limits for a created or running container, kept in its config. */

@@ -19,8 +19,11 @@ export type {
   ContainerRuntime,
   CreateRequest,
   ExecSyncResult,
+  InteractiveExecRequest,
   RuntimeState,
 } from './container-runtime.js';
+export { attachToMonitor } from './monitor-attach.js';
+export type { MonitorAttachIo } from './monitor-attach.js';
 export { buildOciSpec, capabilitiesOf, cgroupsPathOf, DEFAULT_CAPABILITIES } from './oci-spec.js';
 export type { HostFacts, ImageRuntimeConfig, PodContext, SpecInput } from './oci-spec.js';
 export type { OciSpec } from './oci-types.js';

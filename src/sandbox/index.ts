@@ -12,3 +12,5 @@ export type { CgroupDriver, DnsSpec, PortMappingSpec, SandboxSpec, SpecContext }
 export { bandwidthOf, parseBitRate } from './pod-network.js';
 export type { Bandwidth, PodNetwork, PodNetworkRequest } from './pod-network.js';
 export { renderHosts, renderResolvConf } from './pod-files.js';
+export { PodDialer } from './pod-dialer.js';
+export type { PodDialerOptions } from './pod-dialer.js';

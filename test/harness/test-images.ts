@@ -100,6 +100,8 @@ const WANTED_APPLETS = Object.freeze([
   'dd',
   'hexdump',
   'xxd',
+  'stty',
+  'httpd',
 ]);
 
 const PASSWD = [

@@ -1,5 +1,5 @@
 /**
- * berth create / start / stop / rm / ps / inspect / exec / logs: crictl's container commands over CRI
+ * berth create / start / stop / rm / ps / inspect / logs: crictl's container commands over CRI
  * RuntimeService. `logs` reads the CRI log file itself, as crictl does (the CLI runs on the node).
  */
 import type { Command } from 'commander';
@@ -291,27 +291,6 @@ export function registerContainers(program: Command): void {
         const info = Object.fromEntries(Object.entries(res.info).map(([k, v]) => [k, JSON.parse(v) as unknown]));
         const doc = { status: res.status ? ContainerStatus.toJSON(res.status) : null, info: info['info'] ?? {} };
         printData(doc, g.output === 'yaml' ? 'yaml' : 'json');
-      });
-    });
-
-  program
-    .command('exec <container-id> <command...>')
-    .description('Run a command in a running container and print its output (non-interactive)')
-    .option('--timeout <seconds>', 'kill the command after this long (0: no limit)', '0')
-    .addHelpText('after', '\nExample:\n  berth exec 4d5e6f -- cat /etc/hostname\n')
-    .action(async (idOrPrefix: string, command: string[], opts: { timeout: string }, cmd: Command) => {
-      const timeout = Number(opts.timeout);
-      if (!Number.isInteger(timeout) || timeout < 0) throw new CliError('--timeout must be whole seconds >= 0');
-      await withClients(cmd, async (clients) => {
-        const id = await resolveContainerId(clients, idOrPrefix);
-        const res = await clients.callWithDeadline(
-          clients.runtime.execSync.bind(clients.runtime),
-          { containerId: id, cmd: command, timeout: BigInt(timeout) },
-          timeout > 0 ? (timeout + 10) * 1000 : undefined,
-        );
-        process.stdout.write(res.stdout);
-        process.stderr.write(res.stderr);
-        process.exitCode = res.exitCode;
       });
     });
 
