@@ -88,6 +88,8 @@ export function registerStreams(program: Command): void {
     .option('-t, --tty', 'allocate a terminal (raw mode locally, window size follows)', false)
     .option('-s, --sync', 'run through ExecSync (output returned at the end, capped at 16 MiB)', false)
     .option('--timeout <seconds>', 'with --sync: kill the command after this long (0: no limit)', '0')
+    // Options after the container id belong to the command (`berth exec ID sh -c '...'`).
+    .passThroughOptions()
     .addHelpText(
       'after',
       '\nExamples:\n  berth exec 4d5e6f -- cat /etc/hostname\n  berth exec -it 4d5e6f sh\n' +
@@ -96,10 +98,13 @@ export function registerStreams(program: Command): void {
     .action(
       async (
         idOrPrefix: string,
-        command: string[],
+        args: string[],
         opts: { interactive: boolean; tty: boolean; sync: boolean; timeout: string },
         cmd: Command,
       ) => {
+        // With pass-through options commander keeps a `--` that follows the id: it only separates.
+        const command = args[0] === '--' ? args.slice(1) : args;
+        if (command.length === 0) throw new CliError('exec needs a command');
         const timeout = Number(opts.timeout);
         if (!Number.isInteger(timeout) || timeout < 0) throw new CliError('--timeout must be whole seconds >= 0');
         if (opts.sync && (opts.interactive || opts.tty)) throw new CliError('--sync cannot be used with -i or -t');

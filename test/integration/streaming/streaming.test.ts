@@ -71,15 +71,6 @@ for (const tls of [false, true]) {
         const rt = berthd.runtime();
         await unary(rt.removePodSandbox.bind(rt), { podSandboxId: podId }, 60_000).catch(() => undefined);
       }
-      if (process.env['BERTH_DEBUG_STDERR'])
-        console.error(
-          berthd
-            ?.stderr()
-            .split('\n')
-            .filter((l) => /"level":(40|50|60)|Error|error/.test(l))
-            .slice(-30)
-            .join('\n'),
-        );
       await berthd?.cleanup();
       await registry?.stop();
     });
@@ -185,6 +176,34 @@ for (const tls of [false, true]) {
         0,
       );
       assert.equal(sized.text().trim(), '33 77');
+    });
+
+    it('a TTY session follows resizes while it runs', async () => {
+      const input = new PassThrough();
+      const out = sink();
+      let size = { width: 77, height: 33 };
+      let resized: (() => void) | undefined;
+      const session = runCommandSession(await execUrl(['sh'], { tty: true, stdin: true }), {
+        stdin: input,
+        stdout: out.stream,
+        stderr: sink().stream,
+        terminal: {
+          size: () => size,
+          onResize: (handler) => {
+            resized = handler;
+            return () => undefined;
+          },
+        },
+      });
+      input.write('stty size\n');
+      await waitFor('first size', async () => (out.text().includes('33 77') ? true : undefined));
+      size = { width: 140, height: 50 };
+      resized?.();
+      await new Promise((r) => setTimeout(r, 200));
+      input.write('stty size\n');
+      await waitFor('new size', async () => (out.text().includes('50 140') ? true : undefined));
+      input.write('exit 9\n');
+      assert.equal(await session, 9);
     });
 
     it('streams 100 MiB of output without loss (SPDY and WebSocket)', async () => {
@@ -306,6 +325,52 @@ for (const tls of [false, true]) {
       // The main process ends: the session ends with it (the output ends when the container exits).
       await unary(rt().stopContainer.bind(rt()), { containerId: id, timeout: 1n }, 30_000);
       assert.equal(await ws, 0);
+    });
+
+    it('port-forward to a host-network pod dials from the host', async () => {
+      const port = 20000 + Math.floor(Math.random() * 20000) + (tls ? 1 : 0);
+      const config = PodSandboxConfig.fromJSON({
+        metadata: { name: `host-pod-${tls ? 'tls' : 'plain'}`, namespace: 'test', uid: `host-pod-uid-${String(tls)}` },
+        logDirectory: `${berthd.dir}/pod-logs`,
+        linux: { securityContext: { namespaceOptions: { network: 'NODE' } } },
+      });
+      const hostPod = (await unary(rt().runPodSandbox.bind(rt()), { config, runtimeHandler: '' }, 30_000)).podSandboxId;
+      try {
+        const cconfig = ContainerConfig.fromJSON({
+          metadata: { name: 'host-httpd' },
+          image: { image },
+          logPath: 'host-httpd.log',
+          command: [
+            'sh',
+            '-c',
+            `mkdir -p /www && echo from-host-net > /www/index.html && exec httpd -f -p 127.0.0.1:${port} -h /www`,
+          ],
+        });
+        const { containerId } = await unary(
+          rt().createContainer.bind(rt()),
+          { podSandboxId: hostPod, config: cconfig, sandboxConfig: config },
+          60_000,
+        );
+        await unary(rt().startContainer.bind(rt()), { containerId }, 30_000);
+        const body = await waitFor('host httpd', async () => {
+          const url = (await unary(rt().portForward.bind(rt()), { podSandboxId: hostPod, port: [port] })).url;
+          const up = await spdyUpgrade(url, ['portforward.k8s.io']);
+          const session = up.session!;
+          const error = session.openStream({ streamtype: 'error', port: String(port), requestid: '0' });
+          const data = session.openStream({ streamtype: 'data', port: String(port), requestid: '0' });
+          error.resume();
+          const chunks: Buffer[] = [];
+          data.on('data', (c: Buffer) => chunks.push(c));
+          data.write('GET /index.html HTTP/1.0\r\n\r\n');
+          await new Promise((r) => data.once('end', r));
+          session.destroy();
+          const text = Buffer.concat(chunks).toString();
+          return text.includes('from-host-net') ? text : undefined;
+        });
+        assert.match(body, /200 OK/);
+      } finally {
+        await unary(rt().removePodSandbox.bind(rt()), { podSandboxId: hostPod }, 60_000).catch(() => undefined);
+      }
     });
 
     it('port-forward: HTTP from a server in the pod, over SPDY and WebSocket, several connections at once', async () => {
