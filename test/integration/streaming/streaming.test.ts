@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { Writable, PassThrough } from 'node:stream';
 import { status as grpcStatus } from '@grpc/grpc-js';
+import WebSocket from 'ws';
 import { ContainerConfig, PodSandboxConfig } from '../../../src/api/gen/cri.js';
 import { runCommandSession, forwardConnection } from '../../../src/cli/stream-client.js';
 import { integrationSkipReason, startBerthd } from '../../harness/berthd.js';
@@ -204,6 +205,44 @@ for (const tls of [false, true]) {
       await waitFor('new size', async () => (out.text().includes('50 140') ? true : undefined));
       input.write('exit 9\n');
       assert.equal(await session, 9);
+    });
+
+    it('WebSocket base64.channel.k8s.io and v4.channel.k8s.io framing', async () => {
+      const session = async (protocol: string, cmd: string[]) => {
+        const url = (await execUrl(cmd)).replace(/^http/, 'ws');
+        const ws = new WebSocket(url, [protocol], { rejectUnauthorized: false });
+        const frames: { text: boolean; data: Buffer }[] = [];
+        ws.on('message', (data: Buffer, isBinary: boolean) => frames.push({ text: !isBinary, data }));
+        await new Promise((resolve, reject) => {
+          ws.once('close', resolve);
+          ws.once('error', reject);
+        });
+        assert.equal(ws.protocol, protocol);
+        return frames;
+      };
+      const b64 = await session('base64.channel.k8s.io', ['sh', '-c', 'echo hi; echo oops >&2; exit 1']);
+      assert.ok(b64.every((f) => f.text));
+      const decoded = (ch: string) =>
+        b64
+          .filter((f) => f.data.toString().startsWith(ch))
+          .map((f) => Buffer.from(f.data.toString().slice(1), 'base64').toString())
+          .join('');
+      assert.equal(decoded('1'), 'hi\n');
+      assert.equal(decoded('2'), 'oops\n');
+      assert.match(decoded('3'), /exit code 1/); // text status before v4
+      const v4 = await session('v4.channel.k8s.io', ['sh', '-c', 'echo hi; exit 4']);
+      const status = v4
+        .filter((f) => f.data[0] === 3)
+        .map((f) => f.data.subarray(1).toString())
+        .join('');
+      assert.match(status, /"reason":"NonZeroExitCode"/);
+      assert.equal(
+        v4
+          .filter((f) => f.data[0] === 1)
+          .map((f) => f.data.subarray(1).toString())
+          .join(''),
+        'hi\n',
+      );
     });
 
     it('streams 100 MiB of output without loss (SPDY and WebSocket)', async () => {
