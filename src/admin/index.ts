@@ -7,7 +7,7 @@
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { AdminService } from '../api/gen/admin.js';
 import type { Logger } from '../base/logger.js';
-import { buildService } from '../cri/index.js';
+import { buildService, tolerantDefinition } from '../cri/index.js';
 import type { AdminDeps } from './deps.js';
 import { exportImages, importImages, pruneImages, pullImage, pushImage, tagImage } from './images.js';
 import { createNamespace, deleteNamespace, listNamespaces } from './namespaces.js';
@@ -34,5 +34,5 @@ export function createAdminService(
     },
     { serviceName: 'Admin', log, isReady },
   );
-  return { definition: AdminService, implementation };
+  return { definition: tolerantDefinition(AdminService), implementation };
 }

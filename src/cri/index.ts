@@ -5,7 +5,7 @@
 import { ImageServiceService, RuntimeServiceService } from '../api/gen/cri.js';
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../base/logger.js';
-import { buildService } from './server.js';
+import { buildService, tolerantDefinition } from './server.js';
 import { runtimeVersion } from './runtime-version.js';
 import { runtimeStatus } from './runtime-status.js';
 import { runtimeConfig } from './runtime-config.js';
@@ -48,7 +48,7 @@ export type { RuntimeServiceDeps, RuntimeInfo, ReadinessCheck, PodCidrs } from '
 export type { Sandboxes } from './pod-sandbox.js';
 export type { Containers, ImageLookup } from './containers.js';
 export type { StreamUrls } from './streaming.js';
-export { buildService } from './server.js';
+export { buildService, tolerantDefinition } from './server.js';
 export type { CallContext, ServiceOptions, Handlers } from './server.js';
 export { GRPC_STATUS, fromServiceError, toStatus } from './errors.js';
 
@@ -118,7 +118,7 @@ export function createCriServices(
     },
   );
   return [
-    { definition: RuntimeServiceService, implementation: runtime },
-    { definition: ImageServiceService, implementation: image },
+    { definition: tolerantDefinition(RuntimeServiceService), implementation: runtime },
+    { definition: tolerantDefinition(ImageServiceService), implementation: image },
   ];
 }

@@ -22,7 +22,7 @@ import type {
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Logger } from '../base/logger.js';
-import { BerthError, errorCode } from '../base/errors.js';
+import { BerthError, errorCode, messageOf } from '../base/errors.js';
 import { toStatus } from './errors.js';
 
 export interface CallContext {
@@ -109,6 +109,48 @@ export function buildService<D extends ServiceDefinition>(
   return impl;
 }
 
+const DECODE_FAILURE = Symbol('berth.decodeFailure');
+
+interface DecodeFailure {
+  readonly [DECODE_FAILURE]: string;
+}
+
+function decodeFailureOf(request: unknown): string | undefined {
+  return typeof request === 'object' && request !== null && DECODE_FAILURE in request
+    ? (request as DecodeFailure)[DECODE_FAILURE]
+    : undefined;
+}
+
+/**
+ * The service definition with request decoding that cannot throw. grpc-js answers a message it cannot decode
+ * with INTERNAL, which tells a client the server broke; a malformed request is the caller's error, so the
+ * failure is carried to the handler wrapper and answered INVALID_ARGUMENT like any other bad input.
+ */
+export function tolerantDefinition<D extends ServiceDefinition>(definition: D): D {
+  const tolerant: Record<string, unknown> = {};
+  for (const [method, def] of Object.entries(definition)) {
+    tolerant[method] = {
+      ...def,
+      requestDeserialize: (bytes: Buffer): unknown => {
+        try {
+          return def.requestDeserialize(bytes);
+        } catch (err) {
+          const failure: DecodeFailure = { [DECODE_FAILURE]: messageOf(err) };
+          return failure;
+        }
+      },
+    };
+  }
+  return tolerant as D;
+}
+
+function malformed(rpcName: string, request: unknown): BerthError | undefined {
+  const failure = decodeFailureOf(request);
+  return failure === undefined
+    ? undefined
+    : new BerthError('INVALID_ARGUMENT', `malformed ${rpcName} request: ${failure}`);
+}
+
 function unimplemented(serviceName: string, rpcName: string): { code: status; details: string } {
   return { code: status.UNIMPLEMENTED, details: `${serviceName}.${rpcName} is not implemented by berth yet` };
 }
@@ -156,6 +198,11 @@ function wrapServerStream(rpcName: string, handler: StreamHandler, options: Serv
       call.emit('error', logFailure(log, unknownNamespace, elapsedMs()));
       return;
     }
+    const bad = malformed(rpcName, call.request);
+    if (bad !== undefined) {
+      call.emit('error', logFailure(log, bad, elapsedMs()));
+      return;
+    }
     const send = async (message: unknown): Promise<void> => {
       if (ctx.signal.aborted) throw new BerthError('CANCELLED', `${rpcName} cancelled by the client`);
       if (!call.write(message)) {
@@ -195,8 +242,13 @@ function wrapUnary(rpcName: string, handler: Handler, options: ServiceOptions, r
       callback(logFailure(log, unknownNamespace, elapsedMs()));
       return;
     }
-
-    handler(requestOf(call), ctx).then(
+    const request = requestOf(call);
+    const bad = malformed(rpcName, request);
+    if (bad !== undefined) {
+      callback(logFailure(log, bad, elapsedMs()));
+      return;
+    }
+    handler(request, ctx).then(
       (response) => {
         if (isRead) {
           if (log.isLevelEnabled('trace')) log.trace({ durationMs: elapsedMs() }, 'ok');

@@ -50,6 +50,20 @@ const EXEC_OUTPUT_CAP = 16 * 1024 * 1024;
 const RESCAN_MS = 2000;
 const GONE = /does not exist|not found|no such file/i;
 const NOT_RUNNING = /not running|process already finished|container not found|no such process/i;
+/**
+ * runc refusals caused by the request, not the node: a command that cannot run in the image, a limit the kernel
+ * refuses. They answer INVALID_ARGUMENT, so a client sees its own mistake rather than a runtime failure.
+ */
+const CALLER_ERRORS: readonly RegExp[] = [
+  /exec: .*: (executable file not found in \$PATH|permission denied|is a directory|no such file or directory|exec format error)/,
+  /(cpuset\.(cpus|mems)|cpu\.cfs_(period|quota)_us|cpu\.max|memory\.(limit_in_bytes|max|memsw\.limit_in_bytes|swap\.max)|pids\.max).*(invalid argument|out of range|device or resource busy)/i,
+  /cannot unmarshal/,
+];
+
+/** The code for a failed create: the caller's error when runc says so. */
+export function createFailureCode(message: string): 'INVALID_ARGUMENT' | 'UNKNOWN' {
+  return CALLER_ERRORS.some((re) => re.test(message)) ? 'INVALID_ARGUMENT' : 'UNKNOWN';
+}
 
 export class ConmonRuntime implements ContainerRuntime {
   private readonly listeners: ((exit: ContainerExit) => void)[] = [];
@@ -149,10 +163,8 @@ export class ConmonRuntime implements ContainerRuntime {
     }
     if (pid <= 0) {
       const runtimeLog = await readFile(join(bundle, 'log.json'), 'utf8').catch(() => '');
-      throw new BerthError(
-        'UNKNOWN',
-        `create container ${req.id}: ${message || stderrTail(runtimeLog) || `conmon exited with ${res.exitCode}`}`,
-      );
+      const why = message || stderrTail(runtimeLog) || `conmon exited with ${res.exitCode}`;
+      throw new BerthError(createFailureCode(`${why}\n${runtimeLog}`), `create container ${req.id}: ${why}`);
     }
     return { pid };
   }

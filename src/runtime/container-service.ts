@@ -465,7 +465,12 @@ export class ContainerService {
         `container log_path "${logPath}" must be relative to the pod log directory`,
       );
     }
-    return join(pod.spec.logDirectory, logPath);
+    const full = join(pod.spec.logDirectory, logPath);
+    // The kernel's limits (NAME_MAX, PATH_MAX): past them conmon fails late with ENAMETOOLONG.
+    if (Buffer.byteLength(full) > 4095 || full.split('/').some((part) => Buffer.byteLength(part) > 255)) {
+      throw new BerthError('INVALID_ARGUMENT', `container log path is too long (${Buffer.byteLength(full)} bytes)`);
+    }
+    return full;
   }
 
   private async makeContainer(c: Container, pod: Sandbox, image: ImageView): Promise<{ pid: number }> {

@@ -34,6 +34,7 @@ export interface UserRequest {
   readonly runAsNonRoot?: boolean;
 }
 
+/** The largest uid/gid: (uid_t)-1 is "no id" to the kernel. */
 const MAX_ID = 2 ** 32 - 2;
 
 function parseId(value: string): number | undefined {
@@ -85,6 +86,16 @@ export function resolveUser(
     }
     return entry;
   };
+
+  for (const [what, id] of [
+    ['runAsUser', req.runAsUser],
+    ['runAsGroup', req.runAsGroup],
+    ...(req.supplementalGroups ?? []).map((g) => ['supplementalGroups', g] as const),
+  ] as const) {
+    if (id !== undefined && !isValidId(id)) {
+      throw new BerthError('INVALID_ARGUMENT', `${what} ${id} is not a valid id (0-${MAX_ID})`);
+    }
+  }
 
   if (req.runAsUser !== undefined) {
     uid = req.runAsUser;
@@ -143,4 +154,8 @@ export function resolveUser(
   for (const g of req.supplementalGroups ?? []) extra.add(g);
   extra.delete(primary);
   return { uid, gid: primary, additionalGids: [...extra].sort((a, b) => a - b) };
+}
+
+function isValidId(id: number): boolean {
+  return Number.isInteger(id) && id >= 0 && id <= MAX_ID;
 }

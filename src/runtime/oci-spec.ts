@@ -235,7 +235,40 @@ function resourcesOf(input: SpecInput, privileged: boolean): OciResources {
 }
 
 /** CPU, memory, hugepage and unified limits of a CRI LinuxContainerResources (also for `runc update`). */
+/** The kernel's CFS bounds (microseconds): a period of 1 ms to 1 s, a quota of at least 1 ms. */
+const CFS_PERIOD_MIN_US = 1000n;
+const CFS_PERIOD_MAX_US = 1_000_000n;
+const CFS_QUOTA_MIN_US = 1000n;
+const CPU_SHARES_MAX = 262_144n;
+const CPUSET = /^\d{1,4}(-\d{1,4})?(,\d{1,4}(-\d{1,4})?)*$/;
+
+/** Limits the kernel would refuse (or runc would turn into an obscure error) are refused here, by name. */
+export function checkResources(r: LinuxContainerResources): void {
+  if (r.cpuPeriod !== 0n && (r.cpuPeriod < CFS_PERIOD_MIN_US || r.cpuPeriod > CFS_PERIOD_MAX_US)) {
+    throw invalid(`cpu_period ${r.cpuPeriod} is out of range (${CFS_PERIOD_MIN_US}-${CFS_PERIOD_MAX_US} us, or 0)`);
+  }
+  if (r.cpuQuota !== 0n && r.cpuQuota !== -1n && r.cpuQuota < CFS_QUOTA_MIN_US) {
+    throw invalid(`cpu_quota ${r.cpuQuota} is out of range (>= ${CFS_QUOTA_MIN_US} us, or 0/-1 for none)`);
+  }
+  if (r.cpuShares < 0n || r.cpuShares > CPU_SHARES_MAX) {
+    throw invalid(`cpu_shares ${r.cpuShares} is out of range (0-${CPU_SHARES_MAX})`);
+  }
+  if (r.memoryLimitInBytes < 0n || r.memorySwapLimitInBytes < -1n) {
+    throw invalid('memory limits must not be negative (0: no limit)');
+  }
+  if (r.oomScoreAdj < -1000n || r.oomScoreAdj > 1000n) {
+    throw invalid(`oom_score_adj ${r.oomScoreAdj} is out of range (-1000-1000)`);
+  }
+  for (const [key, value] of [
+    ['cpuset_cpus', r.cpusetCpus],
+    ['cpuset_mems', r.cpusetMems],
+  ] as const) {
+    if (value !== '' && !CPUSET.test(value)) throw invalid(`${key} "${value}" is not a list like "0-3,6"`);
+  }
+}
+
 export function computeResources(r: LinuxContainerResources): Omit<OciResources, 'devices'> {
+  checkResources(r);
   const out: Omit<OciResources, 'devices'> = {};
   const n = (v: bigint): number => Number(v);
   if (r.memoryLimitInBytes > 0n) {
@@ -318,6 +351,26 @@ function namespacesOf(input: SpecInput): OciNamespace[] {
     ns.push({ type: 'pid' });
   }
   return ns;
+}
+
+/** The path of the first string holding a NUL byte in value, if any. */
+export function nulPathOf(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nulPathOf(value[i], `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [key, v] of Object.entries(value)) {
+      if (key.includes('\0')) return `${path}.${JSON.stringify(key)}`;
+      const found = nulPathOf(v, `${path}.${key}`);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 export function buildOciSpec(input: SpecInput): OciSpec {
@@ -412,5 +465,8 @@ export function buildOciSpec(input: SpecInput): OciSpec {
   };
   const seccomp = seccompOf(input, privileged);
   if (seccomp !== undefined) spec.linux.seccomp = seccomp;
+  const nul = nulPathOf(spec, 'spec');
+  // C strings end at NUL: runc refuses them late and obscurely, or worse, truncates a path.
+  if (nul !== undefined) throw invalid(`container config has a NUL byte in ${nul}`);
   return spec;
 }

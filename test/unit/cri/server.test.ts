@@ -166,3 +166,17 @@ describe('cri server wrapper', () => {
     assert.equal(failed.err?.details, 'no such image');
   });
 });
+
+describe('tolerantDefinition', () => {
+  it('turns an undecodable request into a value the wrapper answers INVALID_ARGUMENT', async () => {
+    const { tolerantDefinition } = await import('../../../src/cri/server.js');
+    const { RuntimeServiceService } = await import('../../../src/api/gen/cri.js');
+    const def = tolerantDefinition(RuntimeServiceService);
+    const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]); // a length past the end
+    assert.throws(() => RuntimeServiceService.version.requestDeserialize(garbage));
+    const decoded = def.version.requestDeserialize(garbage) as object;
+    assert.equal(typeof decoded, 'object');
+    assert.equal(Object.getOwnPropertySymbols(decoded).length, 1);
+    assert.deepEqual(def.version.requestDeserialize(Buffer.alloc(0)), { version: '' });
+  });
+});
