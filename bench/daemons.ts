@@ -246,6 +246,10 @@ async function gitDescribe(): Promise<string | undefined> {
       'status',
       '--porcelain',
       '--untracked-files=no',
+      // The results file changes with every recorded run: it says nothing about the code under test.
+      '--',
+      '.',
+      ':(exclude)BENCHMARKS.md',
     ]);
     return `${head.trim()}${status.trim() === '' ? '' : ', with uncommitted changes'}`;
   } catch {
