@@ -5,12 +5,20 @@
 import { Metadata, credentials } from '@grpc/grpc-js';
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ImageServiceClient, RuntimeServiceClient } from '../src/api/gen/cri.js';
-import type { ContainerConfig, PodSandboxConfig, VersionResponse } from '../src/api/gen/cri.js';
+import type {
+  ContainerConfig,
+  ListContainersResponse,
+  ListPodSandboxResponse,
+  PodSandboxConfig,
+  VersionResponse,
+} from '../src/api/gen/cri.js';
 
 export type { VersionResponse } from '../src/api/gen/cri.js';
 
 /** What the kubelet sends as its runtime API version (kubelet's runtimeAPIVersion). */
 const KUBELET_API_VERSION = '0.1.0';
+/** Deadline of each create, start, stop and remove call when the caller gives none. */
+const MUTATION_DEADLINE_MS = 60_000;
 
 export interface CriClientOptions {
   /**
@@ -23,6 +31,16 @@ export interface CriClientOptions {
 
 export interface CallOptionsMs {
   readonly deadlineMs?: number;
+}
+
+const deadlineOf = (options: CallOptionsMs): number =>
+  options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs;
+
+/** A grpc-js unary call as a promise: invoke starts the call with the callback it is given. */
+function unary<T>(invoke: (done: (err: Error | null, response: T) => void) => unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    invoke((err, response) => (err ? reject(err) : resolve(response)));
+  });
 }
 
 export class CriClient {
@@ -74,33 +92,64 @@ export class CriClient {
     });
   }
 
+  /** CRI CreateContainer; resolves with the container id. */
+  createContainer(
+    podSandboxId: string,
+    config: ContainerConfig,
+    sandboxConfig: PodSandboxConfig,
+    options: CallOptionsMs = {},
+  ): Promise<string> {
+    const deadline = deadlineOf(options);
+    return unary<{ containerId: string }>((done) =>
+      this.client.createContainer({ podSandboxId, config, sandboxConfig }, new Metadata(), { deadline }, done),
+    ).then((response) => response.containerId);
+  }
+
+  /** CRI StartContainer. */
+  async startContainer(containerId: string, options: CallOptionsMs = {}): Promise<void> {
+    const deadline = deadlineOf(options);
+    await unary((done) => this.client.startContainer({ containerId }, new Metadata(), { deadline }, done));
+  }
+
   /** CreateContainer then StartContainer; resolves with the container id. */
   async runContainer(podSandboxId: string, config: ContainerConfig, sandboxConfig: PodSandboxConfig): Promise<string> {
-    const id = await new Promise<string>((resolve, reject) => {
-      this.client.createContainer(
-        { podSandboxId, config, sandboxConfig },
-        new Metadata(),
-        { deadline: Date.now() + 60_000 },
-        (err, response) => (err ? reject(err) : resolve(response.containerId)),
-      );
-    });
-    await new Promise<void>((resolve, reject) => {
-      this.client.startContainer({ containerId: id }, new Metadata(), { deadline: Date.now() + 60_000 }, (err) =>
-        err ? reject(err) : resolve(),
-      );
-    });
+    const id = await this.createContainer(podSandboxId, config, sandboxConfig, { deadlineMs: MUTATION_DEADLINE_MS });
+    await this.startContainer(id, { deadlineMs: MUTATION_DEADLINE_MS });
     return id;
+  }
+
+  /** StopContainer (timeoutS seconds before SIGKILL; 0 kills at once) then RemoveContainer. */
+  async removeContainer(containerId: string, timeoutS = 0): Promise<void> {
+    const deadline = Date.now() + MUTATION_DEADLINE_MS + timeoutS * 1000;
+    await unary((done) =>
+      this.client.stopContainer({ containerId, timeout: BigInt(timeoutS) }, new Metadata(), { deadline }, done),
+    );
+    await unary((done) => this.client.removeContainer({ containerId }, new Metadata(), { deadline }, done));
   }
 
   /** StopPodSandbox then RemovePodSandbox. */
   async removePodSandbox(podSandboxId: string): Promise<void> {
-    for (const call of [this.client.stopPodSandbox.bind(this.client), this.client.removePodSandbox.bind(this.client)]) {
-      await new Promise<void>((resolve, reject) => {
-        call({ podSandboxId }, new Metadata(), { deadline: Date.now() + 60_000 }, (err: Error | null) =>
-          err ? reject(err) : resolve(),
-        );
-      });
-    }
+    const deadline = Date.now() + MUTATION_DEADLINE_MS;
+    await unary((done) => this.client.stopPodSandbox({ podSandboxId }, new Metadata(), { deadline }, done));
+    await unary((done) => this.client.removePodSandbox({ podSandboxId }, new Metadata(), { deadline }, done));
+  }
+
+  /** Ids of every container the daemon knows (CRI ListContainers, no filter). */
+  async listContainerIds(options: CallOptionsMs = {}): Promise<string[]> {
+    const deadline = deadlineOf(options);
+    const response = await unary<ListContainersResponse>((done) =>
+      this.client.listContainers({ filter: undefined }, new Metadata(), { deadline }, done),
+    );
+    return response.containers.map((c) => c.id);
+  }
+
+  /** Ids of every pod sandbox the daemon knows (CRI ListPodSandbox, no filter). */
+  async listPodSandboxIds(options: CallOptionsMs = {}): Promise<string[]> {
+    const deadline = deadlineOf(options);
+    const response = await unary<ListPodSandboxResponse>((done) =>
+      this.client.listPodSandbox({ filter: undefined }, new Metadata(), { deadline }, done),
+    );
+    return response.items.map((p) => p.id);
   }
 
   close(): void {

@@ -23,6 +23,9 @@ const execFileAsync = promisify(execFile);
 export const DAEMON_NAMES = ['berth', 'containerd'] as const;
 export type DaemonName = (typeof DAEMON_NAMES)[number];
 
+/** containerd's sandbox_image; the benchmarks import one under this name (pause-image.ts). */
+export const CONTAINERD_SANDBOX_IMAGE = 'registry.k8s.io/pause:3.6';
+
 const STOP_GRACE_MS = 10_000;
 const KILL_WAIT_MS = 5_000;
 const STDERR_TAIL_BYTES = 16 * 1024;
@@ -204,7 +207,7 @@ export function containerdConfigToml(dir: string): string {
     `  path = ${tomlString(join(dir, 'opt'))}`,
     '',
     `[${cri}]`,
-    '  sandbox_image = "registry.k8s.io/pause:3.6"',
+    `  sandbox_image = ${tomlString(CONTAINERD_SANDBOX_IMAGE)}`,
     '  stream_server_address = "127.0.0.1"',
     '  stream_server_port = "0"',
     "  # This machine's root lacks CAP_SYS_RESOURCE: never ask runc for an oom_score_adj below containerd's own.",
@@ -243,6 +246,10 @@ async function gitDescribe(): Promise<string | undefined> {
       'status',
       '--porcelain',
       '--untracked-files=no',
+      // The results file changes with every recorded run: it says nothing about the code under test.
+      '--',
+      '.',
+      ':(exclude)BENCHMARKS.md',
     ]);
     return `${head.trim()}${status.trim() === '' ? '' : ', with uncommitted changes'}`;
   } catch {
@@ -250,9 +257,16 @@ async function gitDescribe(): Promise<string | undefined> {
   }
 }
 
+export interface BerthDriverOptions {
+  /** Node options put before berthd's script, e.g. ['--cpu-prof', '--cpu-prof-dir=DIR'] (not allowed in NODE_OPTIONS). */
+  readonly nodeArgs?: readonly string[];
+}
+
 export class BerthDriver implements DaemonDriver {
   readonly name = 'berth';
   readonly label = 'Berth';
+
+  constructor(private readonly options: BerthDriverOptions = {}) {}
 
   async unavailableReason(): Promise<string | undefined> {
     try {
@@ -281,7 +295,7 @@ export class BerthDriver implements DaemonDriver {
       name: this.name,
       dir,
       file: process.execPath,
-      args: [BERTHD_MAIN, '--config', configPath, '--log-level', 'warn'],
+      args: [...(this.options.nodeArgs ?? []), BERTHD_MAIN, '--config', configPath, '--log-level', 'warn'],
       socketPath: join(dir, 'state', 'berth.sock'),
     });
   }
@@ -325,10 +339,10 @@ export class ContainerdDriver implements DaemonDriver {
   }
 }
 
-export function makeDriver(name: DaemonName): DaemonDriver {
+export function makeDriver(name: DaemonName, berthOptions: BerthDriverOptions = {}): DaemonDriver {
   switch (name) {
     case 'berth':
-      return new BerthDriver();
+      return new BerthDriver(berthOptions);
     case 'containerd':
       return new ContainerdDriver();
     default: {

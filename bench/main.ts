@@ -4,10 +4,12 @@
  * prints the results table and appends it, with the machine and versions, to BENCHMARKS.md.
  *
  *   node dist/bench/main.js [--only NAME]... [--daemons berth,containerd] [--no-record] [--list]
+ *                           [--berthd-cpu-prof DIR]
  *
  * Exit status 1 when a daemon is unavailable or any benchmark failed (then nothing is recorded), 2 on bad
  * arguments, 130 when interrupted.
  */
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BenchContext, Benchmark, Metric } from './benchmark.js';
 import { BENCHMARKS } from './benchmarks/index.js';
@@ -23,6 +25,9 @@ const USAGE = `usage: npm run bench -- [options]
   --only NAME        run only this benchmark (repeatable, or comma-separated)
   --daemons LIST     daemons to run, comma-separated (default: ${DAEMON_NAMES.join(',')})
   --no-record        print the table without appending it to BENCHMARKS.md
+  --berthd-cpu-prof DIR
+                     run berthd with node --cpu-prof, writing a .cpuprofile per start into DIR
+                     (implies --no-record: profiling slows berthd down)
   --list             list the benchmarks and exit
   -h, --help         this help
 `;
@@ -35,6 +40,8 @@ interface Options {
   readonly isRecording: boolean;
   readonly isListing: boolean;
   readonly isHelp: boolean;
+  /** Where berthd writes CPU profiles, when asked. */
+  readonly cpuProfDir: string | undefined;
 }
 
 function splitList(values: readonly string[]): string[] {
@@ -53,6 +60,7 @@ function parseOptions(argv: readonly string[]): Options {
         only: { type: 'string', multiple: true },
         daemons: { type: 'string', multiple: true },
         'no-record': { type: 'boolean', default: false },
+        'berthd-cpu-prof': { type: 'string' },
         list: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -80,9 +88,10 @@ function parseOptions(argv: readonly string[]): Options {
     benchmarks: only.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => only.includes(b.name)),
     // Keep the canonical order (berth, containerd) whatever the order given.
     daemons: DAEMON_NAMES.filter((d) => daemonNames.includes(d)),
-    isRecording: !values['no-record'],
+    isRecording: !values['no-record'] && values['berthd-cpu-prof'] === undefined,
     isListing: values.list,
     isHelp: values.help,
+    cpuProfDir: values['berthd-cpu-prof'],
   };
 }
 
@@ -129,7 +138,10 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const drivers = options.daemons.map(makeDriver);
+  const cpuProfDir = options.cpuProfDir === undefined ? undefined : resolve(options.cpuProfDir);
+  const drivers = options.daemons.map((name) =>
+    makeDriver(name, cpuProfDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] }),
+  );
   for (const driver of drivers) {
     const reason = await driver.unavailableReason();
     if (reason !== undefined) {

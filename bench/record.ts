@@ -39,6 +39,8 @@ plugin) as the reference. Each daemon gets its own fresh temp root, state dir an
     npm run bench -- --daemons containerd  # one daemon (berth, containerd)
     npm run bench -- --no-record           # print the table only
     npm run bench -- --list                # the benchmarks and what they measure
+    npm run bench -- --only container-start --daemons berth --berthd-cpu-prof /tmp/prof
+                                           # CPU profiles of berthd (not recorded)
 
 \`scripts/bench.sh\` runs \`npm ci\` if \`node_modules\` is missing, installs Debian's \`containerd\` if
 \`/usr/bin/containerd\` is missing, builds with \`npm run build\`, then runs \`dist/bench/main.js\`. Run it as root

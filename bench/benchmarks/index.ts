@@ -8,6 +8,7 @@ import { idleRss } from './idle-rss.js';
 import { imagePull } from './image-pull.js';
 import { runPod } from './run-pod.js';
 import { containerMemory } from './container-memory.js';
+import { containerStart } from './container-start.js';
 import { versionLatency } from './version-latency.js';
 
 export const BENCHMARKS: readonly Benchmark[] = Object.freeze([
@@ -17,4 +18,5 @@ export const BENCHMARKS: readonly Benchmark[] = Object.freeze([
   imagePull,
   runPod,
   containerMemory,
+  containerStart,
 ]);
