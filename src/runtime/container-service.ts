@@ -16,6 +16,7 @@ import { lstat, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { ContainerConfig, Signal, signalToJSON } from '../api/gen/cri.js';
 import type { LinuxContainerResources } from '../api/gen/cri.js';
+import { crashPoint } from '../base/crash-point.js';
 import { BerthError, isBerthError } from '../base/errors.js';
 import { writeFileAtomic } from '../base/fs.js';
 import { KeyedMutex } from '../base/keyed-mutex.js';
@@ -192,8 +193,10 @@ export class ContainerService {
       };
       this.deps.repo.insert(this.recordOf(container)); // reserves the name, or ALREADY_EXISTS
       this.containers.set(id, container);
+      crashPoint('container.create.after-record');
       try {
         const { pid } = await this.makeContainer(container, pod, image);
+        crashPoint('container.create.before-created');
         container = this.save({ ...container, state: 'created', status: { ...container.status, pid } });
         this.deps.log.info({ container: id, name, sandbox: pod.id }, 'container created');
         this.emit('created', container);
@@ -216,6 +219,7 @@ export class ContainerService {
       }
       const startedAtNs = this.deps.nowNs();
       await this.deps.runtime.start(id, c.runtimeHandler);
+      crashPoint('container.start.after-runtime-start');
       const now = this.containers.get(id)!; // a fast process may have exited already
       const started = this.save({
         ...now,
@@ -241,7 +245,9 @@ export class ContainerService {
       const c = this.containers.get(found.id);
       if (c === undefined) return;
       if (c.state === 'running' || c.state === 'created') await this.stopLocked(c.id, 0);
-      await this.destroy(c);
+      await this.deps.runtime.delete(c.id, c.runtimeHandler);
+      crashPoint('container.remove.after-delete');
+      await this.dropLeftovers(c);
       this.deps.log.info({ container: c.id }, 'container removed');
     });
   }
@@ -475,6 +481,7 @@ export class ContainerService {
     const chain = chainIds(image.config.rootfs.diff_ids);
     await this.deps.snapshotter.prepare(c.id, chain.at(-1) ?? null);
     await this.deps.snapshotter.mountActive(c.id, rootfs);
+    crashPoint('container.create.after-snapshot');
 
     const sc = c.config.linux?.securityContext;
     const [passwd, group] = await Promise.all([
@@ -529,7 +536,8 @@ export class ContainerService {
       ...(localhostSeccomp ? { localhostSeccomp } : {}),
     });
     await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec), 0o600);
-    return this.deps.runtime.create({
+    crashPoint('container.create.after-bundle');
+    const created = await this.deps.runtime.create({
       id: c.id,
       bundleDir: dir,
       runtimeHandler: c.runtimeHandler,
@@ -538,18 +546,21 @@ export class ContainerService {
       stdin: c.config.stdin,
       stdinOnce: c.config.stdinOnce,
     });
+    crashPoint('container.create.after-conmon');
+    return created;
   }
 
   private async stopLocked(id: string, timeoutSeconds: number): Promise<Container> {
     const c = this.mustHave(id);
     if (c.state === 'exited' || c.state === 'creating') return c;
     const exited = this.waitForExit(id);
-    const signal = c.stopSignal;
-    if (timeoutSeconds > 0) {
-      await this.deps.runtime.kill(id, c.runtimeHandler, signal);
+    const first = timeoutSeconds > 0 ? c.stopSignal : 'SIGKILL';
+    await this.deps.runtime.kill(id, c.runtimeHandler, first);
+    crashPoint('container.stop.after-kill');
+    if (first !== 'SIGKILL') {
       if (await exited.within(timeoutSeconds * 1000)) return this.mustHave(id);
+      await this.deps.runtime.kill(id, c.runtimeHandler, 'SIGKILL');
     }
-    await this.deps.runtime.kill(id, c.runtimeHandler, 'SIGKILL');
     if (!(await exited.within(KILL_WAIT_MS))) {
       // No exit event (a conmon that died, say): trust the runtime's own view.
       const st = await this.deps.runtime.state(id, c.runtimeHandler).catch(() => undefined);
@@ -612,6 +623,11 @@ export class ContainerService {
   /** Runtime state, rootfs mount, snapshot, bundle dir and record: each step idempotent. */
   private async destroy(c: Container): Promise<void> {
     await this.deps.runtime.delete(c.id, c.runtimeHandler);
+    await this.dropLeftovers(c);
+  }
+
+  /** What is left once the runtime forgot the container: rootfs mount, snapshot, bundle dir and record. */
+  private async dropLeftovers(c: Container): Promise<void> {
     const dir = this.dirOf(c.id);
     await this.deps.unmountAll(join(dir, 'rootfs'));
     await this.deps.snapshotter.removeActive(c.id);
