@@ -217,15 +217,20 @@ export class ContainerService {
       if (c.state !== 'created') {
         throw new BerthError('FAILED_PRECONDITION', `container ${id} is ${c.state}, not created: it cannot be started`);
       }
+      // The start time is stored before the runtime starts the process: if berthd dies in between, recovery
+      // finds the container running (or exited) with its real start time, not 0 (crash point below).
       const startedAtNs = this.deps.nowNs();
-      await this.deps.runtime.start(id, c.runtimeHandler);
+      this.save({ ...c, status: { ...c.status, startedAtNs } });
+      try {
+        await this.deps.runtime.start(id, c.runtimeHandler);
+      } catch (err) {
+        const failed = this.mustHave(id);
+        if (failed.state === 'created') this.save({ ...failed, status: { ...failed.status, startedAtNs: 0n } });
+        throw err;
+      }
       crashPoint('container.start.after-runtime-start');
-      const now = this.containers.get(id)!; // a fast process may have exited already
-      const started = this.save({
-        ...now,
-        state: now.state === 'exited' ? 'exited' : 'running',
-        status: { ...now.status, startedAtNs },
-      });
+      const now = this.mustHave(id); // a fast process may have exited already
+      const started = this.save({ ...now, state: now.state === 'exited' ? 'exited' : 'running' });
       this.emit('started', started);
       return started;
     });
@@ -679,7 +684,12 @@ export class ContainerService {
           status: { ...this.mustHave(c.id).status, message: 'container disappeared while berthd was down' },
         });
       } else if (st.status === 'running' && c.state === 'created') {
-        this.save({ ...c, state: 'running', status: { ...c.status, pid: st.pid } });
+        // berthd died inside StartContainer after the runtime started it; start() stored the time first.
+        const startedAtNs = c.status.startedAtNs > 0n ? c.status.startedAtNs : this.deps.nowNs();
+        this.save({ ...c, state: 'running', status: { ...c.status, pid: st.pid, startedAtNs } });
+      } else if (st.status === 'created' && c.status.startedAtNs > 0n) {
+        // ... or before the runtime started it: not started after all.
+        this.save({ ...c, status: { ...c.status, startedAtNs: 0n } });
       }
     }
   }
