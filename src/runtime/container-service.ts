@@ -16,6 +16,7 @@ import { lstat, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { ContainerConfig, Signal, signalToJSON } from '../api/gen/cri.js';
 import type { LinuxContainerResources } from '../api/gen/cri.js';
+import { crashPoint } from '../base/crash-point.js';
 import { BerthError, isBerthError } from '../base/errors.js';
 import { writeFileAtomic } from '../base/fs.js';
 import { KeyedMutex } from '../base/keyed-mutex.js';
@@ -192,8 +193,10 @@ export class ContainerService {
       };
       this.deps.repo.insert(this.recordOf(container)); // reserves the name, or ALREADY_EXISTS
       this.containers.set(id, container);
+      crashPoint('container.create.after-record');
       try {
         const { pid } = await this.makeContainer(container, pod, image);
+        crashPoint('container.create.before-created');
         container = this.save({ ...container, state: 'created', status: { ...container.status, pid } });
         this.deps.log.info({ container: id, name, sandbox: pod.id }, 'container created');
         this.emit('created', container);
@@ -214,14 +217,20 @@ export class ContainerService {
       if (c.state !== 'created') {
         throw new BerthError('FAILED_PRECONDITION', `container ${id} is ${c.state}, not created: it cannot be started`);
       }
+      // The start time is stored before the runtime starts the process: if berthd dies in between, recovery
+      // finds the container running (or exited) with its real start time, not 0 (crash point below).
       const startedAtNs = this.deps.nowNs();
-      await this.deps.runtime.start(id, c.runtimeHandler);
-      const now = this.containers.get(id)!; // a fast process may have exited already
-      const started = this.save({
-        ...now,
-        state: now.state === 'exited' ? 'exited' : 'running',
-        status: { ...now.status, startedAtNs },
-      });
+      this.save({ ...c, status: { ...c.status, startedAtNs } });
+      try {
+        await this.deps.runtime.start(id, c.runtimeHandler);
+      } catch (err) {
+        const failed = this.mustHave(id);
+        if (failed.state === 'created') this.save({ ...failed, status: { ...failed.status, startedAtNs: 0n } });
+        throw err;
+      }
+      crashPoint('container.start.after-runtime-start');
+      const now = this.mustHave(id); // a fast process may have exited already
+      const started = this.save({ ...now, state: now.state === 'exited' ? 'exited' : 'running' });
       this.emit('started', started);
       return started;
     });
@@ -241,7 +250,9 @@ export class ContainerService {
       const c = this.containers.get(found.id);
       if (c === undefined) return;
       if (c.state === 'running' || c.state === 'created') await this.stopLocked(c.id, 0);
-      await this.destroy(c);
+      await this.deps.runtime.delete(c.id, c.runtimeHandler);
+      crashPoint('container.remove.after-delete');
+      await this.dropLeftovers(c);
       this.deps.log.info({ container: c.id }, 'container removed');
     });
   }
@@ -480,6 +491,7 @@ export class ContainerService {
     const chain = chainIds(image.config.rootfs.diff_ids);
     await this.deps.snapshotter.prepare(c.id, chain.at(-1) ?? null);
     await this.deps.snapshotter.mountActive(c.id, rootfs);
+    crashPoint('container.create.after-snapshot');
 
     const sc = c.config.linux?.securityContext;
     const [passwd, group] = await Promise.all([
@@ -534,7 +546,8 @@ export class ContainerService {
       ...(localhostSeccomp ? { localhostSeccomp } : {}),
     });
     await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(spec), 0o600);
-    return this.deps.runtime.create({
+    crashPoint('container.create.after-bundle');
+    const created = await this.deps.runtime.create({
       id: c.id,
       bundleDir: dir,
       runtimeHandler: c.runtimeHandler,
@@ -543,18 +556,21 @@ export class ContainerService {
       stdin: c.config.stdin,
       stdinOnce: c.config.stdinOnce,
     });
+    crashPoint('container.create.after-conmon');
+    return created;
   }
 
   private async stopLocked(id: string, timeoutSeconds: number): Promise<Container> {
     const c = this.mustHave(id);
     if (c.state === 'exited' || c.state === 'creating') return c;
     const exited = this.waitForExit(id);
-    const signal = c.stopSignal;
-    if (timeoutSeconds > 0) {
-      await this.deps.runtime.kill(id, c.runtimeHandler, signal);
+    const first = timeoutSeconds > 0 ? c.stopSignal : 'SIGKILL';
+    await this.deps.runtime.kill(id, c.runtimeHandler, first);
+    crashPoint('container.stop.after-kill');
+    if (first !== 'SIGKILL') {
       if (await exited.within(timeoutSeconds * 1000)) return this.mustHave(id);
+      await this.deps.runtime.kill(id, c.runtimeHandler, 'SIGKILL');
     }
-    await this.deps.runtime.kill(id, c.runtimeHandler, 'SIGKILL');
     if (!(await exited.within(KILL_WAIT_MS))) {
       // No exit event (a conmon that died, say): trust the runtime's own view.
       const st = await this.deps.runtime.state(id, c.runtimeHandler).catch(() => undefined);
@@ -617,6 +633,11 @@ export class ContainerService {
   /** Runtime state, rootfs mount, snapshot, bundle dir and record: each step idempotent. */
   private async destroy(c: Container): Promise<void> {
     await this.deps.runtime.delete(c.id, c.runtimeHandler);
+    await this.dropLeftovers(c);
+  }
+
+  /** What is left once the runtime forgot the container: rootfs mount, snapshot, bundle dir and record. */
+  private async dropLeftovers(c: Container): Promise<void> {
     const dir = this.dirOf(c.id);
     await this.deps.unmountAll(join(dir, 'rootfs'));
     await this.deps.snapshotter.removeActive(c.id);
@@ -668,7 +689,12 @@ export class ContainerService {
           status: { ...this.mustHave(c.id).status, message: 'container disappeared while berthd was down' },
         });
       } else if (st.status === 'running' && c.state === 'created') {
-        this.save({ ...c, state: 'running', status: { ...c.status, pid: st.pid } });
+        // berthd died inside StartContainer after the runtime started it; start() stored the time first.
+        const startedAtNs = c.status.startedAtNs > 0n ? c.status.startedAtNs : this.deps.nowNs();
+        this.save({ ...c, state: 'running', status: { ...c.status, pid: st.pid, startedAtNs } });
+      } else if (st.status === 'created' && c.status.startedAtNs > 0n) {
+        // ... or before the runtime started it: not started after all.
+        this.save({ ...c, status: { ...c.status, startedAtNs: 0n } });
       }
     }
   }

@@ -12,6 +12,7 @@ import { hostname as nodeHostname } from 'node:os';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PodSandboxConfig } from '../api/gen/cri.js';
+import { crashPoint } from '../base/crash-point.js';
 import { BerthError } from '../base/errors.js';
 import { KeyedMutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/logger.js';
@@ -116,8 +117,10 @@ export class SandboxService {
       };
       this.deps.repo.insert(this.recordOf(sandbox)); // reserves the name, or ALREADY_EXISTS
       this.sandboxes.set(id, sandbox);
+      crashPoint('sandbox.run.after-record');
       try {
         sandbox = await this.setUp(sandbox);
+        crashPoint('sandbox.run.before-ready');
         sandbox = this.save({ ...sandbox, state: 'ready' });
         this.deps.log.info({ sandbox: id, name: spec.reservedName, ips: sandbox.network.ips }, 'pod sandbox ready');
         return sandbox;
@@ -157,7 +160,10 @@ export class SandboxService {
       if (sandbox === undefined) return;
       await this.deps.containers?.stopAll(sandbox.id);
       await this.deps.containers?.removeAll(sandbox.id);
-      await this.destroy(sandbox);
+      crashPoint('sandbox.remove.after-containers');
+      await this.release(sandbox);
+      crashPoint('sandbox.remove.after-release');
+      await this.dropFiles(sandbox);
       this.deps.log.info({ sandbox: sandbox.id }, 'pod sandbox removed');
     });
   }
@@ -212,6 +218,7 @@ export class SandboxService {
     });
     let network: SandboxNetwork = { ...NO_NETWORK, netns: pinned.net, ipcns: pinned.ipc, utsns: pinned.uts };
     sandbox = this.save({ ...sandbox, network });
+    crashPoint('sandbox.run.after-namespaces');
     if (!spec.hostIpc) {
       const shm = join(dirs.state, 'shm');
       await this.deps.namespaces.mountShm(shm);
@@ -225,6 +232,7 @@ export class SandboxService {
     }
     if (!spec.hostNetwork && pinned.net !== undefined) {
       const { ips } = await this.deps.network!.setUp(this.networkRequest(sandbox, pinned.net));
+      crashPoint('sandbox.run.after-network');
       network = { ...network, ips: [...ips] };
       sandbox = this.save({ ...sandbox, network });
     }
@@ -267,6 +275,11 @@ export class SandboxService {
   /** Releases everything, removes the pod's dirs and its record. */
   private async destroy(sandbox: Sandbox): Promise<void> {
     await this.release(sandbox);
+    await this.dropFiles(sandbox);
+  }
+
+  /** The pod's dirs and its record, once released. */
+  private async dropFiles(sandbox: Sandbox): Promise<void> {
     const dirs = this.podDirs(sandbox.id);
     await rm(dirs.state, { recursive: true, force: true });
     await rm(dirs.root, { recursive: true, force: true });

@@ -29,6 +29,8 @@ export interface BerthdOptions {
   readonly cni?: 'test' | 'empty' | 'broken';
   readonly logLevel?: string;
   readonly startTimeoutMs?: number;
+  /** Extra environment for berthd (crash tests arm BERTH_CRASH_POINT); restartBerthd does not carry it over. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface Berthd {
@@ -155,6 +157,7 @@ async function launch(args: {
     [BERTHD_MAIN, '--config', configPath, '--log-level', options.logLevel ?? 'debug'],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...options.env },
     },
   );
   let stderrText = '';
