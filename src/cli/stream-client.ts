@@ -32,6 +32,11 @@ export interface CommandStreams {
     readonly size: () => TerminalSize | undefined;
     readonly onResize: (handler: () => void) => () => void;
   };
+  /**
+   * Called once the WebSocket is open. berthd connects to the container's monitor in the same turn as it
+   * accepts the upgrade, so a created container started from here has no output the session misses.
+   */
+  readonly onOpen?: () => void;
 }
 
 function wsUrl(url: string): string {
@@ -73,6 +78,7 @@ export function runCommandSession(url: string, streams: CommandStreams): Promise
           if (ws.protocol.startsWith('v5.')) send(CLOSE_SIGNAL, Buffer.of(STDIN));
         });
       }
+      streams.onOpen?.();
     });
     ws.on('message', (data: Buffer) => {
       if (data.length === 0) return;
