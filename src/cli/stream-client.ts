@@ -37,6 +37,8 @@ export interface CommandStreams {
    * accepts the upgrade, so a created container started from here has no output the session misses.
    */
   readonly onOpen?: () => void;
+  /** Ends the session from our side (the caller gave up, e.g. the container could not start). */
+  readonly signal?: AbortSignal;
 }
 
 function wsUrl(url: string): string {
@@ -62,6 +64,9 @@ export function runCommandSession(url: string, streams: CommandStreams): Promise
       if (pendingWrites > 16) streams.stdin?.pause();
     };
     let stopResize: (() => void) | undefined;
+    const onAbort = (): void => ws.terminate();
+    if (streams.signal?.aborted === true) onAbort();
+    streams.signal?.addEventListener('abort', onAbort);
     ws.on('open', () => {
       const terminal = streams.terminal;
       if (terminal !== undefined) {
@@ -96,6 +101,7 @@ export function runCommandSession(url: string, streams: CommandStreams): Promise
     });
     ws.on('error', (err) => reject(new CliError(`stream connection failed: ${err.message}`)));
     ws.on('close', () => {
+      streams.signal?.removeEventListener('abort', onAbort);
       stopResize?.();
       streams.stdin?.pause();
       try {
