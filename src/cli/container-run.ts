@@ -13,11 +13,21 @@
  * read to its end. No trailing output is lost: conmon's main() drains the container's pipes into the log
  * (drain_stdio, sync_logs) before it writes the exit file that berthd reports the exit from.
  *
+ * With -i or -t (AttachMode) the output comes through CRI Attach instead of the log file, and berth's stdin
+ * goes to the container. The session is opened between create and start, so not a byte of output is missed:
+ *
+ *   ... -> CreateContainer -> Attach (URL) -> session open -> StartContainer -> session ends -> exited
+ *
+ * berthd accepts an attach to a created container (conmon serves the attach socket from create on). The
+ * session ends when the container's output does (conmon closes the socket as the container exits); the exit
+ * code is then read from ContainerStatus, as without -i/-t: an attach session itself reports no exit code.
+ *
  * Signals: the first SIGINT, SIGTERM or SIGHUP (or a broken output pipe, `| head`) cancels a pull in
  * flight, or stops a started container with a short grace period (its log is still drained); then the run
  * cleans up as usual and exits 128+N (130, 143, 129; 141 for the pipe). A second one exits at once and
  * names what is left behind. Create and start are never cancelled half-way: berthd would finish them
- * anyway and leave an object nobody knows about.
+ * anyway and leave an object nobody knows about. With -it on a terminal, Ctrl-C is no signal for berth: raw
+ * mode sends it to the container as a byte, as docker does.
  */
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
@@ -27,7 +37,7 @@ import { messageOf } from '../base/errors.js';
 import type { Clients } from './client.js';
 import { CliError } from './errors.js';
 import { readCriLog } from './log-reader.js';
-import { EXIT_RUN_FAILED, exitCodeForSignal, exitCodeForStartFailure } from './run-options.js';
+import { EXIT_RUN_FAILED, attachStdio, exitCodeForSignal, exitCodeForStartFailure } from './run-options.js';
 
 /** Grace period of the StopContainer a Ctrl-C sends, in seconds (docker stop's 10 s is long for a prompt). */
 export const INTERRUPT_STOP_TIMEOUT_S = 2;
@@ -37,6 +47,19 @@ const STATUS_POLL_MS = 100;
 const CLEANUP_TIMEOUT_MS = 60_000;
 /** Ctrl-C, kill, and a closed terminal. */
 const HANDLED_SIGNALS = Object.freeze(['SIGINT', 'SIGTERM', 'SIGHUP'] as const);
+
+/** How runToExit talks to a container run with -i or -t: an attach session instead of the log file. */
+export interface AttachMode {
+  /** -i: the container was created with stdin (and stdin_once), and the session sends berth's stdin. */
+  readonly isInteractive: boolean;
+  /** -t: the container was created with a terminal. */
+  readonly isTty: boolean;
+  /**
+   * Runs the stream session on an Attach URL until it ends: calls onOpen once it is up (the container is
+   * started then); the signal ends it early.
+   */
+  readonly runSession: (url: string, onOpen: () => void, signal: AbortSignal) => Promise<unknown>;
+}
 
 export interface ContainerRunOptions {
   readonly podConfig: PodSandboxConfig;
@@ -48,6 +71,8 @@ export interface ContainerRunOptions {
   readonly shouldRemove: boolean;
   /** A log directory the CLI chose for the pod, removed with it. */
   readonly ownedLogDirectory?: string;
+  /** runToExit only: attach (-i/-t) instead of following the log. */
+  readonly attach?: AttachMode;
 }
 
 export interface StartedContainer {
@@ -88,13 +113,17 @@ export async function removePod(clients: Clients, podSandboxId: string): Promise
   );
 }
 
+function isExited(status: ContainerStatus): boolean {
+  return status.state === ContainerState.CONTAINER_EXITED;
+}
+
 /** Raised when a signal arrived before the container started: everything is removed. */
 class Interrupted extends Error {}
 
 export class ContainerRun {
   private podSandboxId: string | undefined;
   private containerId: string | undefined;
-  /** runToExit only: the container runs and its output is followed, so a signal stops it. */
+  /** runToExit only: the container runs and its output is relayed, so a signal stops it. */
   private isStarted = false;
   private isOutputClosed = false;
   private signalled: NodeJS.Signals | undefined;
@@ -159,10 +188,15 @@ export class ContainerRun {
 
   private async runSteps(): Promise<number> {
     let exitCode: number;
+    const attach = this.options.attach;
     try {
-      await this.startContainer();
-      this.isStarted = true;
-      exitCode = await this.followUntilExit();
+      if (attach === undefined) {
+        await this.startContainer();
+        this.isStarted = true;
+        exitCode = await this.followUntilExit();
+      } else {
+        exitCode = await this.runAttached(attach);
+      }
     } catch (err) {
       // A signal before the start leaves nothing worth keeping; a failure is said, then reported.
       const isInterrupt = this.signalled !== undefined && !this.isStarted;
@@ -175,6 +209,12 @@ export class ContainerRun {
   }
 
   private async startContainer(): Promise<void> {
+    await this.createContainer();
+    await this.startCreated();
+  }
+
+  /** RunPodSandbox, the image, CreateContainer: everything up to the start. */
+  private async createContainer(): Promise<void> {
     const { clients } = this;
     const { podConfig, containerConfig } = this.options;
     const pod = await clients.call(clients.runtime.runPodSandbox.bind(clients.runtime), {
@@ -201,42 +241,99 @@ export class ContainerRun {
         sandboxConfig: podConfig,
       });
       this.containerId = created.containerId;
-      this.checkInterrupted();
-      await clients.call(clients.runtime.startContainer.bind(clients.runtime), { containerId: created.containerId });
     } catch (err) {
-      if (err instanceof Interrupted) throw err;
+      throw new CliError(messageOf(err), exitCodeForStartFailure(messageOf(err)));
+    }
+  }
+
+  private async startCreated(): Promise<void> {
+    const { clients } = this;
+    this.checkInterrupted();
+    try {
+      await clients.call(clients.runtime.startContainer.bind(clients.runtime), { containerId: this.containerId! });
+    } catch (err) {
       throw new CliError(messageOf(err), exitCodeForStartFailure(messageOf(err)));
     }
     // A signal during StartContainer counts as one before it: the container is removed with its pod.
     this.checkInterrupted();
   }
 
-  /** Copies the container's log to our stdout/stderr until it exits; returns its exit code. */
-  private async followUntilExit(): Promise<number> {
+  /** -i/-t: attach to the created container, start it once the session is up, wait for both to end. */
+  private async runAttached(attach: AttachMode): Promise<number> {
+    const { clients } = this;
+    await this.createContainer();
+    this.checkInterrupted();
+    const { url } = await clients
+      .call(clients.runtime.attach.bind(clients.runtime), {
+        containerId: this.containerId!,
+        ...attachStdio(attach.isInteractive, attach.isTty),
+      })
+      .catch((err: unknown) => {
+        throw new CliError(`attach: ${messageOf(err)}`, EXIT_RUN_FAILED);
+      });
+    const ending = new AbortController();
+    let isOpen = false;
+    let onOpen = (): void => undefined;
+    const opened = new Promise<void>((resolve) => {
+      onOpen = () => {
+        isOpen = true;
+        resolve();
+      };
+    });
+    const session = attach
+      .runSession(url, () => onOpen(), ending.signal)
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          throw new CliError(`attach: ${messageOf(err)}`, EXIT_RUN_FAILED);
+        },
+      );
+    try {
+      // A session that ends before it opened failed: its error is the one to report.
+      await Promise.race([opened, session]);
+      if (!isOpen) throw new CliError('attach: the session ended before it was up', EXIT_RUN_FAILED);
+      await this.startCreated();
+    } catch (err) {
+      ending.abort();
+      await session.catch(() => undefined);
+      throw err;
+    }
+    this.isStarted = true;
+    await session;
+    return this.waitForExit(await this.statusOf());
+  }
+
+  private async statusOf(): Promise<ContainerStatus> {
     const { clients } = this;
     const containerId = this.containerId!;
-    const statusOf = async (): Promise<ContainerStatus> => {
-      const res = await clients.call(clients.runtime.containerStatus.bind(clients.runtime), {
-        containerId,
-        verbose: false,
-      });
-      if (res.status === undefined) throw new CliError(`container ${containerId} has no status`, EXIT_RUN_FAILED);
-      return res.status;
-    };
-    let last = await statusOf();
-    const isExited = (s: ContainerStatus): boolean => s.state === ContainerState.CONTAINER_EXITED;
+    const res = await clients.call(clients.runtime.containerStatus.bind(clients.runtime), {
+      containerId,
+      verbose: false,
+    });
+    if (res.status === undefined) throw new CliError(`container ${containerId} has no status`, EXIT_RUN_FAILED);
+    return res.status;
+  }
+
+  /** Copies the container's log to our stdout/stderr until it exits; returns its exit code. */
+  private async followUntilExit(): Promise<number> {
+    let last = await this.statusOf();
     if (last.logPath !== '') {
       const reader = readCriLog(last.logPath, {
         follow: true,
         stopCheckMs: STATUS_POLL_MS,
-        shouldStop: async () => isExited((last = await statusOf())),
+        shouldStop: async () => isExited((last = await this.statusOf())),
       });
       for await (const out of reader)
         await this.write(out.stream === 'stderr' ? this.io.stderr : this.io.stdout, out.bytes);
     }
+    return this.waitForExit(last);
+  }
+
+  /** Polls ContainerStatus from `last` on until the container exited; returns its exit code. */
+  private async waitForExit(last: ContainerStatus): Promise<number> {
     while (!isExited(last)) {
       await new Promise((resolve) => setTimeout(resolve, STATUS_POLL_MS));
-      last = await statusOf();
+      last = await this.statusOf();
     }
     return last.exitCode;
   }

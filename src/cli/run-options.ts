@@ -26,6 +26,8 @@ export const IMAGE_MODE_FLAGS = Object.freeze({
   entrypoint: '--entrypoint',
   net: '--net',
   logRoot: '--log-root',
+  interactive: '-i/--interactive',
+  tty: '-t/--tty',
 } as const);
 export type ImageModeOption = keyof typeof IMAGE_MODE_FLAGS;
 
@@ -164,6 +166,10 @@ export interface ImageRunOptions {
   readonly entrypoint?: string;
   readonly isHostNetwork: boolean;
   readonly logRoot: string;
+  /** docker's -i: the container reads berth's stdin, and its stdin closes when berth's ends. */
+  readonly isInteractive: boolean;
+  /** docker's -t: the container gets a terminal (its stderr then goes to the terminal too). */
+  readonly isTty: boolean;
 }
 
 export interface ImageRunConfigs {
@@ -178,7 +184,8 @@ const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  * The throw-away pod and its one container. `randomHex` gives the name suffix (8 hex digits) and the pod
  * uid (32), so the log directory is unique even when --name repeats. --name names both the pod and the
  * container; docker's ENTRYPOINT/CMD map to CRI's command/args (an --entrypoint without CMD runs with no
- * arguments, as in docker and Kubernetes).
+ * arguments, as in docker and Kubernetes). -i is docker's stdin semantics: stdin_once, so the container's
+ * stdin ends when the one client (berth) closes it and `cat` ends with berth's input.
  */
 export function buildImageRunConfigs(opts: ImageRunOptions, randomHex: (bytes: number) => string): ImageRunConfigs {
   const name = opts.name ?? `${RUN_POD_NAME_PREFIX}${randomHex(4)}`;
@@ -211,6 +218,9 @@ export function buildImageRunConfigs(opts: ImageRunOptions, randomHex: (bytes: n
     command: opts.entrypoint === undefined ? [] : [opts.entrypoint],
     args: [...opts.command],
     workingDir: opts.workdir ?? '',
+    stdin: opts.isInteractive,
+    stdinOnce: opts.isInteractive,
+    tty: opts.isTty,
     envs: opts.env.map((e) => ({ key: e.key, value: Buffer.from(e.value) })),
     mounts: opts.volumes.map((v) => ({ containerPath: v.containerPath, hostPath: v.hostPath, readonly: v.isReadOnly })),
     // The kubelet's layout: <pod log dir>/<container name>/<restart count>.log.
@@ -226,6 +236,19 @@ export function buildImageRunConfigs(opts: ImageRunOptions, randomHex: (bytes: n
     },
   });
   return { podConfig, containerConfig };
+}
+
+/** The CRI Attach request of `run -i/-t`: with a terminal the container has no separate stderr. */
+export function attachStdio(
+  isInteractive: boolean,
+  isTty: boolean,
+): {
+  readonly stdin: boolean;
+  readonly tty: boolean;
+  readonly stdout: boolean;
+  readonly stderr: boolean;
+} {
+  return { stdin: isInteractive, tty: isTty, stdout: true, stderr: !isTty };
 }
 
 /** A shell's exit code for a process ended by `signal`: 128 + its number (130 for Ctrl-C, 143 for SIGTERM). */

@@ -32,6 +32,13 @@ export interface CommandStreams {
     readonly size: () => TerminalSize | undefined;
     readonly onResize: (handler: () => void) => () => void;
   };
+  /**
+   * Called once the WebSocket is open. berthd connects to the container's monitor in the same turn as it
+   * accepts the upgrade, so a created container started from here has no output the session misses.
+   */
+  readonly onOpen?: () => void;
+  /** Ends the session from our side (the caller gave up, e.g. the container could not start). */
+  readonly signal?: AbortSignal;
 }
 
 function wsUrl(url: string): string {
@@ -57,6 +64,9 @@ export function runCommandSession(url: string, streams: CommandStreams): Promise
       if (pendingWrites > 16) streams.stdin?.pause();
     };
     let stopResize: (() => void) | undefined;
+    const onAbort = (): void => ws.terminate();
+    if (streams.signal?.aborted === true) onAbort();
+    streams.signal?.addEventListener('abort', onAbort);
     ws.on('open', () => {
       const terminal = streams.terminal;
       if (terminal !== undefined) {
@@ -73,6 +83,7 @@ export function runCommandSession(url: string, streams: CommandStreams): Promise
           if (ws.protocol.startsWith('v5.')) send(CLOSE_SIGNAL, Buffer.of(STDIN));
         });
       }
+      streams.onOpen?.();
     });
     ws.on('message', (data: Buffer) => {
       if (data.length === 0) return;
@@ -90,6 +101,7 @@ export function runCommandSession(url: string, streams: CommandStreams): Promise
     });
     ws.on('error', (err) => reject(new CliError(`stream connection failed: ${err.message}`)));
     ws.on('close', () => {
+      streams.signal?.removeEventListener('abort', onAbort);
       stopResize?.();
       streams.stdin?.pause();
       try {

@@ -293,14 +293,18 @@ export class ContainerService {
     return this.deps.runtime.execInteractive(c.id, c.runtimeHandler, cmd, req);
   }
 
-  /** Checks an Attach request against the container: it must run, and stdin/tty must match its config. */
+  /**
+   * Checks an Attach request against the container: it must be created or running, and stdin/tty must match
+   * its config. A created container can be attached to (as containerd allows): conmon serves the attach
+   * socket from create on, so a client that attaches before StartContainer sees all of the output.
+   */
   checkAttach(
     namespace: string,
     idOrPrefix: string,
     req: { readonly stdin: boolean; readonly tty: boolean },
   ): Container {
     const c = this.get(namespace, idOrPrefix);
-    if (c.state !== 'running') throw new BerthError('FAILED_PRECONDITION', `container ${c.id} is not running`);
+    checkAttachable(c);
     if (req.stdin && !c.config.stdin) {
       throw new BerthError(
         'INVALID_ARGUMENT',
@@ -316,10 +320,13 @@ export class ContainerService {
     return c;
   }
 
-  /** Relays the stdio of a running container's main process (through its monitor) until it ends or detaches. */
+  /**
+   * Relays the stdio of a created or running container's main process (through its monitor) until it ends
+   * or detaches.
+   */
   async attach(namespace: string, idOrPrefix: string, io: MonitorAttachIo): Promise<void> {
     const c = this.get(namespace, idOrPrefix);
-    if (c.state !== 'running') throw new BerthError('FAILED_PRECONDITION', `container ${c.id} is not running`);
+    checkAttachable(c);
     await attachToMonitor(this.deps.runtime.attachSocketPath(c.id), io);
   }
 
@@ -765,6 +772,16 @@ function storedStatus(c: Container): StoredStatus {
     runtimeHandler: c.runtimeHandler,
     stopSignal: c.stopSignal,
   };
+}
+
+/** Attach needs the container's monitor: there from create until the container exits. */
+function checkAttachable(c: Container): void {
+  if (c.state !== 'created' && c.state !== 'running') {
+    throw new BerthError(
+      'FAILED_PRECONDITION',
+      `container ${c.id} is ${c.state}: only a created or running one can be attached to`,
+    );
+  }
 }
 
 /** The CRI stop signal if set, else the image's StopSignal, else SIGTERM (as containerd decides it). */

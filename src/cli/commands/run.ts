@@ -1,7 +1,7 @@
 /**
  * berth run: crictl's `run CONTAINER_CONFIG POD_CONFIG` (start a container in a new pod, print its id), and
- * docker's `run [--rm] IMAGE [CMD...]` (a throw-away pod, the container's output streamed, its exit code
- * passed on). run-options.ts holds the mode rule and the configs; container-run.ts the lifecycle.
+ * docker's `run [--rm] [-i] [-t] IMAGE [CMD...]` (a throw-away pod, the container's output streamed, its
+ * exit code passed on; -i/-t attach berth's stdio and terminal). run-options.ts holds the mode rule and the configs; container-run.ts the lifecycle.
  */
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -11,9 +11,12 @@ import { PodSandboxConfig } from '../../api/gen/cri.js';
 import { messageOf } from '../../base/errors.js';
 import { withClients } from '../context.js';
 import { ContainerRun } from '../container-run.js';
+import type { AttachMode } from '../container-run.js';
 import { containerConfigFromDoc, readCriConfigFile } from '../cri-config-file.js';
 import { CliError } from '../errors.js';
 import { outputOption, printData } from '../output.js';
+import { runCommandSession } from '../stream-client.js';
+import { withTerminal } from '../terminal.js';
 import {
   DEFAULT_POD_LOG_ROOT,
   EXIT_RUN_FAILED,
@@ -41,6 +44,8 @@ export interface RunCliOptions {
   readonly entrypoint?: string;
   readonly net: 'pod' | 'host';
   readonly logRoot: string;
+  readonly interactive: boolean;
+  readonly tty: boolean;
 }
 
 const HELP = `
@@ -53,15 +58,31 @@ Two modes, chosen by the first argument:
     runs; exits with the container's exit code (${EXIT_RUN_FAILED}: berth failed, 126: CMD cannot be run, 127:
     CMD not found). Ctrl-C stops the container and exits 130. Without --rm the pod and the container stay,
     for berth logs and inspect.
+  -i and -t are docker's: -i sends berth's stdin to the container (its stdin closes when berth's does, so
+    \`echo hi | berth run -i --rm busybox cat\` ends); -t gives it a terminal (stderr joins stdout), and with
+    -i on a terminal, keys go to the container as typed: Ctrl-C included, as in docker. Output then comes
+    through attach (from before the start, nothing is missed) rather than the log file.
   A file named like an image wins: give the image with its tag (busybox:latest) to run the image.
-  Options go before IMAGE; everything after IMAGE is CMD. There is no -i/-t yet (they need attach).
+  Options go before IMAGE; everything after IMAGE is CMD.
 
 Examples:
   berth run container.yaml pod.yaml
   berth run --rm busybox echo hello
+  berth run --rm -it busybox sh
+  printf 'a\\nb\\n' | berth run -i --rm busybox wc -l
   berth run --rm -e GREETING=hi -v /srv/data:/data:ro busybox sh -c 'echo $GREETING; ls /data'
   berth run --name job1 --user 1000:1000 -w /tmp --net host busybox ls -l
 `;
+
+/** -i/-t: the attach session runs on berth's own stdio, the terminal in raw mode when there is one. */
+function attachModeOf(opts: RunCliOptions): AttachMode {
+  const terminal = { isInteractive: opts.interactive, isTty: opts.tty };
+  return {
+    ...terminal,
+    runSession: (url, onOpen, signal) =>
+      withTerminal(terminal, (streams) => runCommandSession(url, { ...streams, onOpen, signal })),
+  };
+}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -85,6 +106,8 @@ export function defineRunCommand(program: Command): Command {
       .option('--no-pull', 'do not pull the image when it is missing')
       .addOption(outputOption().default('table', 'the container id'))
       .option('--rm', 'IMAGE mode: remove the container and its pod when it exits', false)
+      .option('-i, --interactive', "IMAGE mode: send stdin to the container (closed when berth's ends)", false)
+      .option('-t, --tty', 'IMAGE mode: give the container a terminal (raw mode here with -i)', false)
       .option(
         '-e, --env <KEY=VALUE>',
         'IMAGE mode: set an environment variable (KEY alone: copy it from here)',
@@ -144,6 +167,8 @@ export function registerRun(program: Command): void {
         ...(opts.entrypoint === undefined ? {} : { entrypoint: opts.entrypoint }),
         isHostNetwork: opts.net === 'host',
         logRoot: opts.logRoot,
+        isInteractive: opts.interactive,
+        isTty: opts.tty,
       },
       (bytes) => randomBytes(bytes).toString('hex'),
     );
@@ -156,6 +181,7 @@ export function registerRun(program: Command): void {
           shouldPull: opts.pull,
           shouldRemove: opts.rm,
           ownedLogDirectory: podConfig.logDirectory,
+          ...(opts.interactive || opts.tty ? { attach: attachModeOf(opts) } : {}),
         });
         process.exitCode = await run.runToExit();
       });

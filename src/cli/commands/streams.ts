@@ -10,39 +10,11 @@ import type { Clients } from '../client.js';
 import { withClients } from '../context.js';
 import { CliError } from '../errors.js';
 import { forwardConnection, runCommandSession } from '../stream-client.js';
-import type { CommandStreams } from '../stream-client.js';
+import { withTerminal } from '../terminal.js';
 
 interface StdioOptions {
   readonly interactive: boolean;
   readonly tty: boolean;
-}
-
-/** Puts the local terminal in raw mode for a TTY session and gives it back afterwards, whatever happens. */
-async function withTerminal(tty: boolean, interactive: boolean, fn: (streams: CommandStreams) => Promise<number>) {
-  const raw = tty && interactive && process.stdin.isTTY;
-  if (raw) process.stdin.setRawMode(true);
-  try {
-    return await fn({
-      stdin: interactive ? process.stdin : undefined,
-      stdout: process.stdout,
-      stderr: process.stderr,
-      ...(tty
-        ? {
-            terminal: {
-              size: () =>
-                process.stdout.isTTY ? { width: process.stdout.columns, height: process.stdout.rows } : undefined,
-              onResize: (handler: () => void) => {
-                process.on('SIGWINCH', handler);
-                return () => process.off('SIGWINCH', handler);
-              },
-            },
-          }
-        : {}),
-    });
-  } finally {
-    if (raw) process.stdin.setRawMode(false);
-    process.stdin.pause();
-  }
 }
 
 async function execStreaming(clients: Clients, id: string, command: string[], opts: StdioOptions): Promise<number> {
@@ -54,7 +26,9 @@ async function execStreaming(clients: Clients, id: string, command: string[], op
     stdout: true,
     stderr: !opts.tty,
   });
-  return withTerminal(opts.tty, opts.interactive, (streams) => runCommandSession(url, streams));
+  return withTerminal({ isInteractive: opts.interactive, isTty: opts.tty }, (streams) =>
+    runCommandSession(url, streams),
+  );
 }
 
 async function execSync(clients: Clients, id: string, command: string[], timeout: number): Promise<number> {
@@ -131,7 +105,9 @@ export function registerStreams(program: Command): void {
           stdout: true,
           stderr: !opts.tty,
         });
-        process.exitCode = await withTerminal(opts.tty, opts.interactive, (streams) => runCommandSession(url, streams));
+        process.exitCode = await withTerminal({ isInteractive: opts.interactive, isTty: opts.tty }, (streams) =>
+          runCommandSession(url, streams),
+        );
       });
     });
 

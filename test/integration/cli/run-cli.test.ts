@@ -1,62 +1,17 @@
 // berth run (config files and IMAGE CMD) and berth stats --watch against a real berthd, registry, runc and conmon.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { integrationSkipReason, runBerth, startBerthd } from '../../harness/berthd.js';
 import type { Berthd } from '../../harness/berthd.js';
-import { BERTH_MAIN } from '../../harness/paths.js';
+import { startBerth, until } from '../../harness/berth-process.js';
+import type { Running } from '../../harness/berth-process.js';
 import { registrySkipReason, startRegistry } from '../../harness/registry.js';
 import type { Registry } from '../../harness/registry.js';
 import { buildTestImages } from '../../harness/test-images.js';
 
 const skip = integrationSkipReason() ?? (await registrySkipReason());
-
-interface Finished {
-  readonly status: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: Buffer;
-  readonly stderr: string;
-}
-
-/** A running berth process whose output is collected without a size limit (spawnSync caps it at 1 MiB). */
-interface Running {
-  stdout(): string;
-  readonly done: Promise<Finished>;
-  kill(signal: NodeJS.Signals): void;
-  /** Closes our end of its stdout, as `| head` does once it has enough. */
-  closeStdout(): void;
-}
-
-function startBerth(args: readonly string[], env: Readonly<Record<string, string>> = {}): Running {
-  const child = spawn(process.execPath, [BERTH_MAIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  const out: Buffer[] = [];
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => (err += chunk));
-  const done = new Promise<Finished>((resolve) => {
-    child.on('close', (status, signal) => resolve({ status, signal, stdout: Buffer.concat(out), stderr: err }));
-  });
-  return {
-    stdout: () => Buffer.concat(out).toString(),
-    done,
-    kill: (signal) => child.kill(signal),
-    closeStdout: () => child.stdout.destroy(),
-  };
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('berth run and stats --watch', { skip, timeout: 300_000 }, () => {
   let registry: Registry;
@@ -78,7 +33,7 @@ describe('berth run and stats --watch', { skip, timeout: 300_000 }, () => {
   const berth = (...args: string[]) => runBerth(['--address', berthd.address, ...args], {}, 60_000);
   /** berth run IMAGE mode, with the pod logs in the test's dir rather than /var/log/pods. */
   const runImage = (args: readonly string[], env: Readonly<Record<string, string>> = {}): Running =>
-    startBerth(['--address', berthd.address, 'run', '--log-root', logRoot, ...args], env);
+    startBerth(['--address', berthd.address, 'run', '--log-root', logRoot, ...args], { env });
   const noPodsLeft = (): void => {
     assert.equal(berth('ps', '-a', '-q').stdout, '', 'no container left');
     assert.equal(berth('pods', '-q').stdout, '', 'no pod left');

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { Writable, PassThrough } from 'node:stream';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import WebSocket from 'ws';
-import { ContainerConfig, PodSandboxConfig } from '../../../src/api/gen/cri.js';
+import { ContainerConfig, ContainerState, PodSandboxConfig } from '../../../src/api/gen/cri.js';
 import { runCommandSession, forwardConnection } from '../../../src/cli/stream-client.js';
 import { integrationSkipReason, startBerthd } from '../../harness/berthd.js';
 import type { Berthd } from '../../harness/berthd.js';
@@ -77,7 +77,7 @@ for (const tls of [false, true]) {
     });
 
     const rt = () => berthd.runtime();
-    async function run(name: string, extra: Record<string, unknown>): Promise<string> {
+    async function create(name: string, extra: Record<string, unknown>): Promise<string> {
       const config = ContainerConfig.fromJSON({
         metadata: { name },
         image: { image },
@@ -89,7 +89,12 @@ for (const tls of [false, true]) {
         { podSandboxId: podId, config, sandboxConfig: undefined },
         60_000,
       );
-      await unary(rt().startContainer.bind(rt()), { containerId }, 30_000);
+      return containerId;
+    }
+    const start = (containerId: string) => unary(rt().startContainer.bind(rt()), { containerId }, 30_000);
+    async function run(name: string, extra: Record<string, unknown>): Promise<string> {
+      const containerId = await create(name, extra);
+      await start(containerId);
       return containerId;
     }
     const execUrl = async (cmd: string[], o: { tty?: boolean; stdin?: boolean; stderr?: boolean } = {}) =>
@@ -410,6 +415,47 @@ for (const tls of [false, true]) {
       } finally {
         await unary(rt().removePodSandbox.bind(rt()), { podSandboxId: hostPod }, 60_000).catch(() => undefined);
       }
+
+    it('attach to a created container: all output from the start, stdin_once ends with the input', async () => {
+      const suffix = tls ? 'tls' : 'plain';
+      const id = await create(`early-${suffix}`, {
+        command: ['sh', '-c', 'echo first; wc -l; echo err >&2; exit 5'],
+        stdin: true,
+        stdinOnce: true,
+      });
+      const url = (
+        await unary(rt().attach.bind(rt()), { containerId: id, stdin: true, tty: false, stdout: true, stderr: true })
+      ).url;
+      const out = sink();
+      const err = sink();
+      const input = new PassThrough();
+      const started: Promise<unknown>[] = [];
+      const session = runCommandSession(url, {
+        stdin: input,
+        stdout: out.stream,
+        stderr: err.stream,
+        onOpen: () => started.push(start(id)),
+      });
+      input.end('a\nb\nc\n');
+      assert.equal(await session, 0, 'attach ends with success; the exit code is in ContainerStatus');
+      await Promise.all(started);
+      assert.equal(started.length, 1);
+      assert.equal(out.text(), 'first\n3\n', 'nothing lost before the session was up; wc saw the end of stdin');
+      assert.equal(err.text(), 'err\n');
+      const status = await waitFor('the exit', async () => {
+        const s = await unary(rt().containerStatus.bind(rt()), { containerId: id, verbose: false });
+        return s.status?.state === ContainerState.CONTAINER_EXITED ? s.status : undefined;
+      });
+      assert.equal(status.exitCode, 5);
+      const exited = await unaryError(rt().attach.bind(rt()), {
+        containerId: id,
+        stdin: false,
+        tty: false,
+        stdout: true,
+        stderr: true,
+      });
+      assert.equal(exited.code, grpcStatus.FAILED_PRECONDITION);
+      assert.match(exited.details, /is exited: only a created or running one can be attached to/);
     });
 
     it('port-forward: HTTP from a server in the pod, over SPDY and WebSocket, several connections at once', async () => {

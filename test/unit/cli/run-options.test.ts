@@ -6,6 +6,7 @@ import { defineRunCommand } from '../../../src/cli/commands/run.js';
 import type { RunCliOptions } from '../../../src/cli/commands/run.js';
 import { containerConfigFromDoc } from '../../../src/cli/cri-config-file.js';
 import {
+  attachStdio,
   buildImageRunConfigs,
   exitCodeForSignal,
   exitCodeForStartFailure,
@@ -46,6 +47,8 @@ const BASE: ImageRunOptions = {
   volumes: [],
   isHostNetwork: false,
   logRoot: '/var/log/pods',
+  isInteractive: false,
+  isTty: false,
 };
 
 describe('berth run: mode selection', () => {
@@ -75,6 +78,10 @@ describe('berth run: mode selection', () => {
       () => selectRunMode(['ctr.yaml', 'pod.yaml'], isFile, ['rm', 'env']),
       /^CliError: --rm, -e\/--env: only for run IMAGE; "ctr.yaml" is a file/,
     );
+    assert.throws(
+      () => selectRunMode(['ctr.yaml', 'pod.yaml'], isFile, ['interactive', 'tty']),
+      /^CliError: -i\/--interactive, -t\/--tty: only for run IMAGE/,
+    );
     assert.throws(() => selectRunMode([], isFile), /run needs/);
   });
 });
@@ -103,9 +110,21 @@ describe('berth run: command line', () => {
     assert.equal(parseRun(['run', '--no-pull', '-r', 'crun', 'ctr.yaml', 'pod.yaml']).opts.pull, false);
   });
 
-  it('has no -i or -t (they need attach)', () => {
-    assert.throws(() => parseRun(['run', '-i', 'busybox']), /unknown option '-i'/);
-    assert.throws(() => parseRun(['run', '-t', 'busybox']), /unknown option '-t'/);
+  it("takes -i and -t before IMAGE, alone or as -it; after IMAGE they are the command's", () => {
+    const both = parseRun(['run', '--rm', '-it', 'busybox', 'sh']);
+    assert.equal(both.opts.interactive, true);
+    assert.equal(both.opts.tty, true);
+    assert.deepEqual(both.args, ['busybox', 'sh']);
+    const long = parseRun(['run', '--interactive', 'busybox', 'cat']).opts;
+    assert.deepEqual([long.interactive, long.tty], [true, false]);
+    const tty = parseRun(['run', '-t', 'busybox']).opts;
+    assert.deepEqual([tty.interactive, tty.tty], [false, true]);
+    const none = parseRun(['run', 'busybox', 'ls', '-it']);
+    assert.deepEqual([none.opts.interactive, none.opts.tty], [false, false], 'off by default');
+    assert.deepEqual(none.args, ['busybox', 'ls', '-it']);
+  });
+
+  it('refuses an unknown --net', () => {
     assert.throws(() => parseRun(['run', '--net', 'bridge', 'busybox']), /--net <mode>' argument 'bridge' is invalid/);
   });
 });
@@ -219,6 +238,21 @@ describe('berth run: the throw-away pod', () => {
     const named = buildImageRunConfigs({ ...BASE, user: { username: 'app' } }, hexOf).containerConfig;
     assert.equal(named.linux?.securityContext?.runAsUsername, 'app');
     assert.equal(named.linux?.securityContext?.runAsUser, undefined);
+  });
+
+  it("-i gives the container stdin that closes with berth's (stdin_once), -t a terminal; neither by default", () => {
+    const plain = buildImageRunConfigs(BASE, hexOf).containerConfig;
+    assert.deepEqual([plain.stdin, plain.stdinOnce, plain.tty], [false, false, false]);
+    const interactive = buildImageRunConfigs({ ...BASE, isInteractive: true }, hexOf).containerConfig;
+    assert.deepEqual([interactive.stdin, interactive.stdinOnce, interactive.tty], [true, true, false]);
+    const tty = buildImageRunConfigs({ ...BASE, isTty: true }, hexOf).containerConfig;
+    assert.deepEqual([tty.stdin, tty.stdinOnce, tty.tty], [false, false, true]);
+  });
+
+  it('attaches with stdin for -i, and without a stderr stream for -t (the terminal has one output)', () => {
+    assert.deepEqual(attachStdio(true, false), { stdin: true, tty: false, stdout: true, stderr: true });
+    assert.deepEqual(attachStdio(false, true), { stdin: false, tty: true, stdout: true, stderr: false });
+    assert.deepEqual(attachStdio(true, true), { stdin: true, tty: true, stdout: true, stderr: false });
   });
 
   it('refuses names Kubernetes would refuse, a relative workdir and an empty entrypoint', () => {
