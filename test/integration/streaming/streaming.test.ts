@@ -415,6 +415,7 @@ for (const tls of [false, true]) {
       } finally {
         await unary(rt().removePodSandbox.bind(rt()), { podSandboxId: hostPod }, 60_000).catch(() => undefined);
       }
+    });
 
     it('attach to a created container: all output from the start, stdin_once ends with the input', async () => {
       const suffix = tls ? 'tls' : 'plain';
