@@ -81,6 +81,9 @@ async function forward(
       if (done) return;
       done = true;
       conn.destroy();
+      // The connection may close without 'end' (its write side failed once the dialer exited): the pipe then
+      // never ends the data stream, and the client would wait for it forever. Everything read was written.
+      if (!data.writableEnded) data.end();
       if (!error.writableEnded) error.end();
       resolve();
     };
