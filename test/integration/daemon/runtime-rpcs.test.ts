@@ -106,18 +106,16 @@ describe('foundation RPCs', { skip, timeout: 120_000 }, () => {
 
   it('answers UNIMPLEMENTED, naming the RPC, for what has not landed', async () => {
     const rt = berthd.runtime();
-    const err = await unaryError(rt.portForward.bind(rt), { podSandboxId: 'x', port: [80] });
-    assert.equal(err.code, status.UNIMPLEMENTED);
-    assert.match(err.details, /RuntimeService\.PortForward/);
-    const err2 = await unaryError(rt.attach.bind(rt), {
+    const err = await unaryError(rt.checkpointContainer.bind(rt), {
       containerId: 'x',
-      stdin: false,
-      tty: false,
-      stdout: true,
-      stderr: true,
+      location: '/tmp/x',
+      timeout: 0n,
     });
+    assert.equal(err.code, status.UNIMPLEMENTED);
+    assert.match(err.details, /RuntimeService\.CheckpointContainer/);
+    const err2 = await unaryError(rt.listMetricDescriptors.bind(rt), {});
     assert.equal(err2.code, status.UNIMPLEMENTED);
-    assert.match(err2.details, /RuntimeService\.Attach/);
+    assert.match(err2.details, /RuntimeService\.ListMetricDescriptors/);
   });
 
   it('admin namespaces: built-ins exist, create and remove work, built-ins stay', async () => {
