@@ -15,6 +15,7 @@ import { PodSandboxConfig } from '../api/gen/cri.js';
 import { BerthError } from '../base/errors.js';
 import { KeyedMutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/logger.js';
+import type { EventActions, EventSink } from '../events/index.js';
 import type { SandboxRecord, SandboxRepository, SandboxState } from '../store/index.js';
 import { writePodFiles } from './pod-files.js';
 import type { PodFiles } from './pod-files.js';
@@ -69,6 +70,8 @@ export interface SandboxServiceDeps {
   readonly log: Logger;
   readonly nowNs: () => bigint;
   readonly containers?: PodContainers;
+  /** `berth events`: pod created, stopped, removed. */
+  readonly events?: EventSink;
   readonly nodeHostname?: string;
   readonly hostEtc?: string;
 }
@@ -120,6 +123,7 @@ export class SandboxService {
         sandbox = await this.setUp(sandbox);
         sandbox = this.save({ ...sandbox, state: 'ready' });
         this.deps.log.info({ sandbox: id, name: spec.reservedName, ips: sandbox.network.ips }, 'pod sandbox ready');
+        this.emit('created', sandbox);
         return sandbox;
       } catch (err) {
         await this.destroy(sandbox).catch((cleanupErr: unknown) =>
@@ -144,6 +148,7 @@ export class SandboxService {
         network: { ...sandbox.network, netns: undefined, pidInit: 0 },
       });
       this.deps.log.info({ sandbox: id }, 'pod sandbox stopped');
+      if (sandbox.state === 'ready') this.emit('stopped', stopped); // a repeated stop is no new event
       return stopped;
     });
   }
@@ -159,6 +164,17 @@ export class SandboxService {
       await this.deps.containers?.removeAll(sandbox.id);
       await this.destroy(sandbox);
       this.deps.log.info({ sandbox: sandbox.id }, 'pod sandbox removed');
+      this.emit('removed', sandbox);
+    });
+  }
+
+  private emit(action: EventActions['pod'], s: Sandbox): void {
+    this.deps.events?.publish({
+      type: 'pod',
+      action,
+      namespace: s.namespace,
+      atNs: this.deps.nowNs(),
+      fields: { id: s.id, name: `${s.spec.namespace}/${s.spec.name}` },
     });
   }
 
@@ -191,6 +207,13 @@ export class SandboxService {
       for (const [k, v] of Object.entries(filter.labels ?? {})) if (s.spec.labels[k] !== v) return false;
       return true;
     });
+  }
+
+  /** Pods per state in every namespace, each state present (metrics). */
+  countByState(): Record<SandboxState, number> {
+    const counts: Record<SandboxState, number> = { creating: 0, ready: 0, notready: 0 };
+    for (const s of this.sandboxes.values()) counts[s.state]++;
+    return counts;
   }
 
   private podDirs(id: string): { readonly root: string; readonly state: string } {
