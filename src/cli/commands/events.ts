@@ -1,8 +1,8 @@
 /**
  * berth events: events of every kind as they happen (admin Subscribe), one line each, until Ctrl-C: images
  * pulled/tagged/removed/loaded, pods created/stopped/removed, containers created/started/stopped/deleted,
- * namespaces created/removed, content and snapshots removed. --type and --namespace select; -o json prints one
- * JSON object per line.
+ * namespaces created/removed, content and snapshots removed. --type and --namespace (or the global -n, when
+ * given) select; -o json prints one JSON object per line.
  *
  * Text lines: "<time> <type> <action> key=value ... [namespace=NS]", e.g.
  *   2026-01-02T03:04:05.678Z container started id=4f5e6a7b8c9d0 name=web pod=default/web podId=... namespace=k8s.io
@@ -85,13 +85,17 @@ export function registerEvents(program: Command): void {
       '\nExamples:\n  berth events\n  berth events --type container --type pod --namespace k8s.io\n  berth events -o json\n',
     )
     .action(async (opts: { type?: string[]; namespace?: string[]; output: string }, cmd: Command) => {
-      if (cmd.parent === null) throw new CliError('events: no parent command');
+      const program = cmd.parent;
+      if (program === null) throw new CliError('events: no parent command');
+      // Every namespace unless asked: --namespace, or the global -n when given on the command line (its
+      // default, k8s.io, is not a choice the user made).
+      const globalNs = program.getOptionValueSource('namespace') === 'cli' ? [String(program.opts()['namespace'])] : [];
       const request = {
         topics: [...new Set(opts.type ?? [])].map((t) => `/${t}/`),
-        namespaces: opts.namespace ?? [],
+        namespaces: opts.namespace ?? globalNs,
       };
       // The program's options (socket, timeout), not this command's --namespace filter.
-      await withClients(cmd.parent, async (clients) => {
+      await withClients(program, async (clients) => {
         const admin = clients.admin;
         for await (const event of clients.stream(admin.subscribe.bind(admin), request)) {
           let text: string;
