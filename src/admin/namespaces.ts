@@ -1,4 +1,4 @@
-/** Admin ListNamespaces / CreateNamespace / DeleteNamespace. */
+/** Admin ListNamespaces / CreateNamespace / DeleteNamespace; the last two publish namespace events. */
 import type {
   CreateNamespaceRequest,
   CreateNamespaceResponse,
@@ -8,6 +8,7 @@ import type {
   ListNamespacesResponse,
   Namespace,
 } from '../api/gen/admin.js';
+import type { EventSink } from '../events/index.js';
 import type { NamespaceInfo, Namespaces } from './deps.js';
 
 function toWire(ns: NamespaceInfo): Namespace {
@@ -20,15 +21,18 @@ export function listNamespaces(namespaces: Namespaces) {
   });
 }
 
-export function createNamespace(namespaces: Namespaces) {
-  return async (request: CreateNamespaceRequest): Promise<CreateNamespaceResponse> => ({
-    namespace: toWire(namespaces.create(request.name, request.labels)),
-  });
+export function createNamespace(namespaces: Namespaces, events: EventSink, nowNs: () => bigint) {
+  return async (request: CreateNamespaceRequest): Promise<CreateNamespaceResponse> => {
+    const created = namespaces.create(request.name, request.labels);
+    events.publish({ type: 'namespace', action: 'created', namespace: created.name, atNs: nowNs(), fields: {} });
+    return { namespace: toWire(created) };
+  };
 }
 
-export function deleteNamespace(namespaces: Namespaces) {
+export function deleteNamespace(namespaces: Namespaces, events: EventSink, nowNs: () => bigint) {
   return async (request: DeleteNamespaceRequest): Promise<DeleteNamespaceResponse> => {
     namespaces.remove(request.name);
+    events.publish({ type: 'namespace', action: 'removed', namespace: request.name, atNs: nowNs(), fields: {} });
     return {};
   };
 }

@@ -5,3 +5,11 @@ export interface Condition {
   readonly reason: string;
   readonly message: string;
 }
+
+/** What a readiness probe found (`berth plugins`): ready or not, one line saying why, and what it checked. */
+export interface ProbeResult {
+  readonly isReady: boolean;
+  /** Not ready: what is wrong and what to do. Ready: what was found (path, version). */
+  readonly reason: string;
+  readonly details: Readonly<Record<string, string>>;
+}

@@ -19,6 +19,9 @@ import { registerDemo } from './commands/demo.js';
 import { registerEvents } from './commands/events.js';
 import { registerImages } from './commands/images.js';
 import { registerRun } from './commands/run.js';
+import { registerContent } from './commands/content.js';
+import { registerSnapshots } from './commands/snapshots.js';
+import { registerPlugins } from './commands/plugins.js';
 
 function parseSeconds(value: string): number {
   const n = Number(value.replace(/s$/, ''));
@@ -54,6 +57,9 @@ export function buildProgram(): Command {
   registerStreams(program);
   registerDemo(program);
   registerEvents(program);
+  registerContent(program);
+  registerSnapshots(program);
+  registerPlugins(program);
   return program;
 }
 

@@ -43,6 +43,17 @@ const logMonitorInterval = z.string().refine(
   { message: 'must be a duration from "100ms" to "1h", like "10s"' },
 );
 
+/**
+ * A TCP listen address "HOST:PORT" (an IPv6 host in brackets: "[::1]:9090"), or '' for off. PORT 0 picks a
+ * free port (tests).
+ */
+const listenAddress = z
+  .string()
+  .refine((v) => v === '' || /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.test(v), {
+    message: 'must be "" (off) or HOST:PORT like "127.0.0.1:9090" or "[::1]:9090"',
+  })
+  .refine((v) => v === '' || Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, { message: 'port must be 0-65535' });
+
 export const RuntimeSchema = z.strictObject({
   /** "oci": an OCI runtime binary (runc, crun) run under conmon. containerd's runc v2 shim name is accepted as an alias. */
   runtime_type: z.enum(['oci', 'io.containerd.runc.v2']).default('oci'),
@@ -86,6 +97,12 @@ export const ConfigSchema = z
       .strictObject({
         /** Unix socket path of the CRI and admin gRPC services. */
         address: absolutePath.default('/run/berth/berth.sock'),
+      })
+      .prefault({}),
+    metrics: z
+      .strictObject({
+        /** Prometheus endpoint (http://ADDRESS/metrics); '' (the default) serves none. containerd's key. */
+        address: listenAddress.default(''),
       })
       .prefault({}),
     plugins: z

@@ -6,6 +6,7 @@ import { ImageServiceService, RuntimeServiceService } from '../api/gen/cri.js';
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../base/logger.js';
 import { buildService, tolerantDefinition } from './server.js';
+import type { CallOutcome } from './server.js';
 import { runtimeVersion } from './runtime-version.js';
 import { runtimeStatus } from './runtime-status.js';
 import { runtimeConfig } from './runtime-config.js';
@@ -49,7 +50,7 @@ export type { Sandboxes } from './pod-sandbox.js';
 export type { Containers, ImageLookup } from './containers.js';
 export type { StreamUrls } from './streaming.js';
 export { buildService, tolerantDefinition } from './server.js';
-export type { CallContext, ServiceOptions, Handlers } from './server.js';
+export type { CallContext, CallOutcome, ServiceOptions, Handlers } from './server.js';
 export { GRPC_STATUS, fromServiceError, toStatus } from './errors.js';
 
 export interface CriServices {
@@ -61,7 +62,9 @@ export function createCriServices(
   deps: RuntimeServiceDeps & ImageServiceDeps,
   log: Logger,
   isReady: () => boolean,
+  onCallEnd?: (outcome: CallOutcome) => void,
 ): readonly CriServices[] {
+  const common = { log, isReady, ...(onCallEnd ? { onCallEnd } : {}) };
   const runtime = buildService(
     RuntimeServiceService,
     {
@@ -94,8 +97,7 @@ export function createCriServices(
     },
     {
       serviceName: 'RuntimeService',
-      log,
-      isReady,
+      ...common,
       defaultNamespace: CRI_NAMESPACE,
       namespaceExists: deps.namespaceExists,
     },
@@ -111,8 +113,7 @@ export function createCriServices(
     },
     {
       serviceName: 'ImageService',
-      log,
-      isReady,
+      ...common,
       defaultNamespace: CRI_NAMESPACE,
       namespaceExists: deps.namespaceExists,
     },

@@ -6,6 +6,7 @@
  * - an AbortSignal that fires when the client cancels or its deadline passes;
  * - BerthError codes converted to gRPC status codes (errors.ts);
  * - an RPC without a handler answers UNIMPLEMENTED naming it, never a silent empty success;
+ * - every call's end (method, status code name, duration) reported to onCallEnd: the metrics hook;
  * - streaming RPCs (admin pull progress, image export/import) get the same treatment: a server-streaming
  *   handler awaits send() for backpressure, a client-streaming one reads an async iterable of requests.
  * Handlers never log their own entry or exit.
@@ -60,6 +61,18 @@ export interface ServiceOptions {
   readonly defaultNamespace?: string;
   /** Whether a namespace named in metadata exists; calls naming another get NOT_FOUND. */
   readonly namespaceExists?: (name: string) => boolean;
+  /** Told of every call's end, whatever its outcome (metrics). Must not throw. */
+  readonly onCallEnd?: (outcome: CallOutcome) => void;
+}
+
+export interface CallOutcome {
+  /** serviceName of the options ("RuntimeService"). */
+  readonly service: string;
+  /** The RPC ("ListContainers"). */
+  readonly method: string;
+  /** The gRPC status code name: "OK", or the error's code ("NOT_FOUND", "UNKNOWN", ...). */
+  readonly code: string;
+  readonly durationMs: number;
 }
 
 const NAMESPACE_METADATA = 'containerd-namespace';
@@ -81,27 +94,27 @@ export function buildService<D extends ServiceDefinition>(
     const handler = (handlers as Record<string, Handler | undefined>)[method];
     if (def.responseStream && def.requestStream) {
       impl[method] = (call: ServerWritableStream<unknown, unknown>) => {
-        call.emit('error', unimplemented(options.serviceName, rpcName));
+        call.emit('error', unimplemented(options, rpcName));
       };
     } else if (def.responseStream) {
       impl[method] =
         handler === undefined
           ? (call: ServerWritableStream<unknown, unknown>) => {
-              call.emit('error', unimplemented(options.serviceName, rpcName));
+              call.emit('error', unimplemented(options, rpcName));
             }
           : wrapServerStream(rpcName, handler as StreamHandler, options);
     } else if (def.requestStream) {
       impl[method] =
         handler === undefined
           ? (_call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-              callback(unimplemented(options.serviceName, rpcName));
+              callback(unimplemented(options, rpcName));
             }
           : wrapUnary(rpcName, handler, options, (call) => call);
     } else {
       impl[method] =
         handler === undefined
           ? (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-              callback(unimplemented(options.serviceName, rpcName));
+              callback(unimplemented(options, rpcName));
             }
           : wrapUnary(rpcName, handler, options, (call) => (call as ServerUnaryCall<unknown, unknown>).request);
     }
@@ -151,8 +164,18 @@ function malformed(rpcName: string, request: unknown): BerthError | undefined {
     : new BerthError('INVALID_ARGUMENT', `malformed ${rpcName} request: ${failure}`);
 }
 
-function unimplemented(serviceName: string, rpcName: string): { code: status; details: string } {
-  return { code: status.UNIMPLEMENTED, details: `${serviceName}.${rpcName} is not implemented by berth yet` };
+function unimplemented(options: ServiceOptions, rpcName: string): { code: status; details: string } {
+  report(options, rpcName, 'UNIMPLEMENTED', 0);
+  return { code: status.UNIMPLEMENTED, details: `${options.serviceName}.${rpcName} is not implemented by berth yet` };
+}
+
+function notReady(options: ServiceOptions, rpcName: string): { code: status; details: string } {
+  report(options, rpcName, 'UNAVAILABLE', 0);
+  return { code: status.UNAVAILABLE, details: 'server is not initialized yet' };
+}
+
+function report(options: ServiceOptions, method: string, code: string, durationMs: number): void {
+  options.onCallEnd?.({ service: options.serviceName, method, code, durationMs });
 }
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown>;
@@ -174,10 +197,17 @@ function callContext(
     namespace !== options.defaultNamespace && options.namespaceExists?.(namespace) === false
       ? new BerthError('NOT_FOUND', `namespace "${namespace}" not found`)
       : undefined;
-  return { ctx: { namespace, log, reqId, signal: abort.signal }, log, elapsedMs, unknownNamespace };
+  const end = (code: string): void => report(options, rpcName, code, elapsedMs());
+  return { ctx: { namespace, log, reqId, signal: abort.signal }, log, elapsedMs, unknownNamespace, end };
 }
 
-function logFailure(log: Logger, err: unknown, elapsedMs: number): { code: status; details: string } {
+function logFailure(
+  log: Logger,
+  err: unknown,
+  elapsedMs: number,
+  end: (code: string) => void,
+): { code: status; details: string } {
+  end(errorCode(err));
   const st = toStatus(err);
   if (errorCode(err) === 'UNKNOWN') {
     log.error({ err, durationMs: elapsedMs }, 'failed with an unclassified error');
@@ -190,17 +220,17 @@ function logFailure(log: Logger, err: unknown, elapsedMs: number): { code: statu
 function wrapServerStream(rpcName: string, handler: StreamHandler, options: ServiceOptions) {
   return (call: ServerWritableStream<unknown, unknown>): void => {
     if (!options.isReady()) {
-      call.emit('error', { code: status.UNAVAILABLE, details: 'server is not initialized yet' });
+      call.emit('error', notReady(options, rpcName));
       return;
     }
-    const { ctx, log, elapsedMs, unknownNamespace } = callContext(rpcName, call, options);
+    const { ctx, log, elapsedMs, unknownNamespace, end } = callContext(rpcName, call, options);
     if (unknownNamespace !== undefined) {
-      call.emit('error', logFailure(log, unknownNamespace, elapsedMs()));
+      call.emit('error', logFailure(log, unknownNamespace, elapsedMs(), end));
       return;
     }
     const bad = malformed(rpcName, call.request);
     if (bad !== undefined) {
-      call.emit('error', logFailure(log, bad, elapsedMs()));
+      call.emit('error', logFailure(log, bad, elapsedMs(), end));
       return;
     }
     const send = async (message: unknown): Promise<void> => {
@@ -220,10 +250,11 @@ function wrapServerStream(rpcName: string, handler: StreamHandler, options: Serv
     handler(call.request, ctx, send).then(
       () => {
         log.info({ durationMs: elapsedMs() }, 'ok');
+        end('OK');
         call.end();
       },
       (err: unknown) => {
-        const st = logFailure(log, err, elapsedMs());
+        const st = logFailure(log, err, elapsedMs(), end);
         if (!ctx.signal.aborted) call.emit('error', st);
       },
     );
@@ -234,18 +265,18 @@ function wrapUnary(rpcName: string, handler: Handler, options: ServiceOptions, r
   const isRead = READ_RPC.test(rpcName[0]!.toLowerCase() + rpcName.slice(1));
   return (call: AnyCall, callback: sendUnaryData<unknown>): void => {
     if (!options.isReady()) {
-      callback({ code: status.UNAVAILABLE, details: 'server is not initialized yet' });
+      callback(notReady(options, rpcName));
       return;
     }
-    const { ctx, log, elapsedMs, unknownNamespace } = callContext(rpcName, call, options);
+    const { ctx, log, elapsedMs, unknownNamespace, end } = callContext(rpcName, call, options);
     if (unknownNamespace !== undefined) {
-      callback(logFailure(log, unknownNamespace, elapsedMs()));
+      callback(logFailure(log, unknownNamespace, elapsedMs(), end));
       return;
     }
     const request = requestOf(call);
     const bad = malformed(rpcName, request);
     if (bad !== undefined) {
-      callback(logFailure(log, bad, elapsedMs()));
+      callback(logFailure(log, bad, elapsedMs(), end));
       return;
     }
     handler(request, ctx).then(
@@ -255,10 +286,11 @@ function wrapUnary(rpcName: string, handler: Handler, options: ServiceOptions, r
         } else {
           log.info({ ...resultIds(response), durationMs: elapsedMs() }, 'ok');
         }
+        end('OK');
         callback(null, response);
       },
       (err: unknown) => {
-        callback(logFailure(log, err, elapsedMs()));
+        callback(logFailure(log, err, elapsedMs(), end));
       },
     );
   };

@@ -19,7 +19,7 @@ import { parseByteQuantity, parseDurationMs } from '../base/quantity.js';
 import type { Logger } from '../base/logger.js';
 import { redactConfig } from '../config/index.js';
 import type { Config } from '../config/index.js';
-import { MetadataStore } from '../store/index.js';
+import { META_DB_NAME, MetadataStore } from '../store/index.js';
 import {
   boundingCapabilities,
   ConmonRuntime,
@@ -38,8 +38,9 @@ import { ContentStore, LeaseManager } from '../content/index.js';
 import { decodeDockerAuth, ImagePuller, ImagePusher, ImageService, RegistryClient } from '../images/index.js';
 import { createSnapshotter } from '../snapshots/index.js';
 import { CgroupStats, DiskUsageCache } from '../stats/index.js';
-import { EventBus } from '../events/index.js';
-import type { ContainerEvent } from '../events/index.js';
+import { EventBus, fromContainerEvent } from '../events/index.js';
+import type { BerthEvent, ContainerEvent } from '../events/index.js';
+import { MetricsService } from '../metrics/index.js';
 import { PodDialer, PodNamespaces, SandboxService } from '../sandbox/index.js';
 import { loadTlsMaterial, selfSignedTls, StreamServer } from '../streaming/index.js';
 import type { TlsMaterial } from '../streaming/index.js';
@@ -48,6 +49,7 @@ import { streamBackendOf } from './stream-backend.js';
 import { exec } from '../base/exec.js';
 import { createAdminService } from '../admin/index.js';
 import { claimSocketPath } from './socket.js';
+import { pluginEntries, PluginTable } from './plugins.js';
 import { AuthorityRewriter } from './authority-rewriter.js';
 
 export interface DaemonOptions {
@@ -85,6 +87,7 @@ export class Daemon {
   private layerUsage: DiskUsageCache | undefined;
   private logRotator: LogRotator | undefined;
   private streamServer: StreamServer | undefined;
+  private metrics: MetricsService | undefined;
   private isReady = false;
   /** Only a socket this daemon bound is removed on close: never another berthd's. */
   private hasBoundSocket = false;
@@ -107,7 +110,10 @@ export class Daemon {
     const cri = config.plugins.cri;
     const podCidrs = new PodCidrService(store.settings);
 
-    const content = new ContentStore(join(config.root, 'content'));
+    // Events of every kind (`berth events`); container lifecycle events join from their own bus below.
+    const events = new EventBus<BerthEvent>();
+    const contentRoot = join(config.root, 'content');
+    const content = new ContentStore(contentRoot);
     await content.init();
     const registry = new RegistryClient({
       mirrors: cri.registry.mirrors,
@@ -143,6 +149,7 @@ export class Daemon {
       log: log.child({ component: 'images' }),
       nowNs,
       imagesInUse: () => imagesInUse.current(),
+      events,
     });
 
     const cni = new CniManager({
@@ -176,6 +183,7 @@ export class Daemon {
       },
       log: log.child({ component: 'sandbox' }),
       nowNs,
+      events,
     });
 
     const containersDir = join(config.state, 'containers');
@@ -194,6 +202,7 @@ export class Daemon {
     await conmonRuntime.init();
     this.conmonRuntime = conmonRuntime;
     const containerEvents = new EventBus<ContainerEvent>();
+    containerEvents.subscribe((e) => events.publish(fromContainerEvent(e)));
     const layerUsage = new DiskUsageCache({
       maxAgeMs: LAYER_USAGE_MAX_AGE_MS,
       maxStaleMs: LAYER_USAGE_MAX_STALE_MS,
@@ -245,6 +254,25 @@ export class Daemon {
     await streamServer.start();
     this.streamServer = streamServer;
 
+    // Opt-in: with no address nothing is collected and the RPC hook is absent.
+    const metrics =
+      config.metrics.address === ''
+        ? undefined
+        : new MetricsService({
+            address: config.metrics.address,
+            sources: {
+              containersByState: () => containers.countByState(),
+              podsByState: () => sandboxes.countByState(),
+            },
+            log: log.child({ component: 'metrics' }),
+          });
+    if (metrics !== undefined) {
+      this.metrics = metrics;
+      events.subscribe((e) => metrics.observeEvent(e));
+      await metrics.start();
+    }
+    const onCallEnd = metrics === undefined ? undefined : metrics.observeRpc.bind(metrics);
+
     const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     const isReady = (): boolean => this.isReady;
     const rpcLog = log.child({ component: 'rpc' });
@@ -280,10 +308,50 @@ export class Daemon {
       },
       rpcLog,
       isReady,
+      onCallEnd,
     )) {
       server.addService(svc.definition, svc.implementation);
     }
-    const admin = createAdminService({ namespaces: store.namespaces, images }, rpcLog, isReady);
+    const plugins = new PluginTable(
+      pluginEntries({
+        config,
+        exec,
+        snapshotter,
+        cni,
+        streamServerUrl: () => streamServer.address,
+        metricsUrl: () => metrics?.url,
+        metaDbPath: join(config.root, META_DB_NAME),
+        contentRoot,
+      }),
+    );
+    const admin = createAdminService(
+      {
+        namespaces: store.namespaces,
+        images,
+        content: {
+          list: () => images.listContent(),
+          info: (digest) => content.info(digest),
+          read: (digest, start) => content.createReadStream(digest, start),
+          delete: (digest) => images.deleteContent(digest),
+        },
+        snapshots: {
+          store: snapshotter,
+          layerImages: () => images.layerImages(),
+          removeLayer: (chainId) => images.removeLayer(chainId),
+          containerOf: (key) => {
+            const c = containers.snapshotOwner(key);
+            return c === undefined ? undefined : `${c.namespace}/${c.config.metadata?.name ?? c.id}`;
+          },
+          removeActive: (key) => containers.removeLeftoverSnapshot(key),
+        },
+        events,
+        plugins,
+        nowNs,
+      },
+      rpcLog,
+      isReady,
+      onCallEnd,
+    );
     server.addService(admin.definition, admin.implementation);
     this.server = server;
 
@@ -293,7 +361,13 @@ export class Daemon {
     await chmod(this.socketPath, SOCKET_MODE);
     this.isReady = true;
     log.info(
-      { socket: this.socketPath, root: config.root, state: config.state, streamServer: streamServer.address },
+      {
+        socket: this.socketPath,
+        root: config.root,
+        state: config.state,
+        streamServer: streamServer.address,
+        ...(metrics === undefined ? {} : { metrics: metrics.url }),
+      },
       'berthd is serving',
     );
   }
@@ -334,6 +408,7 @@ export class Daemon {
     }
     if (this.hasBoundSocket) await rm(this.socketPath, { force: true });
     await this.streamServer?.close();
+    await this.metrics?.close();
     await this.registry?.close();
     await this.cni?.close();
     await this.logRotator?.close();

@@ -1,6 +1,6 @@
 /**
- * In-process publish/subscribe for runtime events (container created/started/stopped/deleted), feeding CRI
- * GetContainerEvents (kubelet's evented PLEG) and `berth events`. Listeners are called synchronously in
+ * In-process publish/subscribe for runtime events: container lifecycle events feed CRI GetContainerEvents
+ * (kubelet's evented PLEG); events of every kind (berth-event.ts) feed the admin Subscribe (`berth events`). Listeners are called synchronously in
  * publish order; a slow consumer buffers on its own side (the stream handler) and is cut off there.
  */
 export type Unsubscribe = () => void;
@@ -30,4 +30,10 @@ export interface ContainerEvent {
   readonly containerId: string;
   readonly sandboxId: string;
   readonly atNs: bigint;
+  /** The container's metadata name (for `berth events`). */
+  readonly name?: string;
+  /** The pod's metadata namespace/name. */
+  readonly pod?: string;
+  /** stopped: the exit code. */
+  readonly exitCode?: number;
 }

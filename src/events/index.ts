@@ -1,3 +1,8 @@
-/** events: the in-process event bus (container lifecycle events for CRI GetContainerEvents). */
+/**
+ * events: the in-process event bus. Container lifecycle events for CRI GetContainerEvents; events of every
+ * kind (images, pods, containers, namespaces, content, snapshots) for the admin Subscribe stream.
+ */
 export { EventBus } from './event-bus.js';
 export type { ContainerEvent, ContainerEventKind, Unsubscribe } from './event-bus.js';
+export { EVENT_TYPES, fromContainerEvent, matchesFilter, topicOf, topicPrefixOf } from './berth-event.js';
+export type { BerthEvent, EventActions, EventFields, EventFilter, EventSink, EventType } from './berth-event.js';

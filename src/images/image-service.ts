@@ -6,6 +6,7 @@
 import { BerthError, errorCode } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import type { ContentStore, LeaseManager } from '../content/index.js';
+import type { EventActions, EventFields, EventSink } from '../events/index.js';
 import { chainIds } from '../snapshots/index.js';
 
 /** The part of the snapshotter that image GC uses. */
@@ -16,7 +17,7 @@ export interface LayerStore {
 import type { ImageRecord, ImageRepository } from '../store/index.js';
 import { ImageIndex } from './image-index.js';
 import type { IndexedImage } from './image-index.js';
-import type { ImagePuller, PullIntoLease, PullOptions } from './image-pull.js';
+import type { ImagePuller, LayerProgress, PullIntoLease, PullOptions } from './image-pull.js';
 import type { ImagePusher, PushedImage, PushProgress } from './image-push.js';
 import { readImageArchive } from './archive/archive-reader.js';
 import { writeImageArchive } from './archive/archive-writer.js';
@@ -41,6 +42,23 @@ export interface PruneResult {
   readonly removed: readonly string[];
   readonly freedBytes: number;
   readonly removedLayers: number;
+}
+
+/** Why a blob is kept: an image name needs it as its index, manifest, config or a layer. */
+export interface BlobReference {
+  readonly namespace: string;
+  readonly image: string;
+  readonly role: 'index' | 'manifest' | 'config' | 'layer';
+}
+
+/** A blob of the content store with what keeps it (`berth content ls`). */
+export interface ContentUse {
+  readonly digest: string;
+  readonly sizeBytes: number;
+  readonly createdAtMs: number;
+  readonly references: readonly BlobReference[];
+  /** Held by a pull or load that has not named its image yet. */
+  readonly isLeased: boolean;
 }
 
 export interface ImageView {
@@ -74,6 +92,7 @@ export class ImageService {
     private readonly nowNs: () => bigint,
     private readonly imagesInUse: () => ReadonlySet<string>,
     private readonly pusher: ImagePusher | undefined,
+    private readonly events: EventSink | undefined,
   ) {}
 
   /** Builds the index from the store and loads each image's details from the content store. */
@@ -88,6 +107,8 @@ export class ImageService {
     /** Ids of images some container uses (prune keeps them). TODO(#5): containers provide it. */
     imagesInUse?: () => ReadonlySet<string>;
     pusher?: ImagePusher;
+    /** `berth events`: image pulled, tagged, removed, loaded. */
+    events?: EventSink;
   }): Promise<ImageService> {
     const svc = new ImageService(
       deps.repo,
@@ -100,6 +121,7 @@ export class ImageService {
       deps.nowNs,
       deps.imagesInUse ?? (() => new Set<string>()),
       deps.pusher,
+      deps.events,
     );
     for (const record of svc.index.allRecords()) {
       try {
@@ -118,8 +140,22 @@ export class ImageService {
     const ref = parseReference(image);
     // The lease keeps the pulled blobs from GC until the records below name them.
     const lease = this.leases.create({ expiresInMs: 3600_000 });
+    const startedNs = this.nowNs();
+    // Bytes this pull downloaded (layers already stored, or fetched by a concurrent pull, do not count).
+    let downloadedBytes = 0;
+    const onProgress = (p: LayerProgress): void => {
+      if (p.state === 'downloaded') downloadedBytes += p.totalBytes;
+      opts.onProgress?.(p);
+    };
     try {
-      return await this.pullUnderLease(namespace, ref, { ...opts, lease });
+      const view = await this.pullUnderLease(namespace, ref, { ...opts, onProgress, lease });
+      this.emit('pulled', namespace, {
+        id: view.id,
+        name: image,
+        bytes: downloadedBytes,
+        durationMs: Number(this.nowNs() - startedNs) / 1e6,
+      });
+      return view;
     } finally {
       this.leases.delete(lease);
     }
@@ -191,9 +227,11 @@ export class ImageService {
       names = record === undefined ? [] : tags.length <= 1 ? siblings.map((r) => r.name) : [record.name];
     }
     if (names.length === 0) return;
+    const id = this.index.getByName(namespace, names[0]!)?.configDigest ?? '';
     this.repo.deleteAll(namespace, names);
     for (const n of names) this.index.remove(namespace, n);
     this.log.info({ namespace, names }, 'image names removed');
+    this.emit('removed', namespace, { id, name: names.join(',') });
     await this.collectGarbage();
   }
 
@@ -223,6 +261,7 @@ export class ImageService {
     this.repo.putAll([record]);
     this.index.put(record);
     this.log.info({ namespace, source, target: name, id: img.id }, 'image tagged');
+    this.emit('tagged', namespace, { id: img.id, name, source });
     return this.view(this.index.getById(namespace, img.id)!);
   }
 
@@ -240,6 +279,7 @@ export class ImageService {
         this.repo.deleteAll(namespace, names);
         for (const n of names) this.index.remove(namespace, n);
         removedImages.push(img.id);
+        this.emit('removed', namespace, { id: img.id, name: names.join(',') });
       }
       if (removedImages.length > 0) this.log.info({ namespace, images: removedImages }, 'images pruned');
     }
@@ -341,6 +381,7 @@ export class ImageService {
         const names = this.namesForImport(img.names, img.resolvedDigest);
         await this.record(namespace, names, img);
         out.push({ id: img.configDigest, names: names.filter((n) => !n.includes('@')) });
+        this.emit('loaded', namespace, { id: img.configDigest, name: names.join(',') });
       }
       this.log.info({ namespace, images: out }, 'images loaded');
       return out;
@@ -364,6 +405,114 @@ export class ImageService {
       names.add(nameWithDigest(ref, digest));
     }
     return [...names];
+  }
+
+  /** Every blob with the image names that need it and whether a lease holds it (`berth content ls`). */
+  async listContent(): Promise<ContentUse[]> {
+    const references = this.blobReferences();
+    const leased = this.leases.leasedDigests();
+    return (await this.content.list()).map((blob) => ({
+      ...blob,
+      references: references.get(blob.digest) ?? [],
+      isLeased: leased.has(blob.digest),
+    }));
+  }
+
+  /**
+   * Removes one blob (`berth content rm`): FAILED_PRECONDITION while an image name needs it (remove the image,
+   * GC then takes its blobs) or a pull or load in progress leases it; NOT_FOUND when it is not stored.
+   */
+  async deleteContent(digest: string): Promise<void> {
+    const users = this.blobReferences().get(digest);
+    if (users !== undefined) {
+      const first = users[0]!;
+      const more = users.length > 1 ? ` and ${users.length - 1} more` : '';
+      throw new BerthError(
+        'FAILED_PRECONDITION',
+        `content ${digest} is the ${first.role} of image "${first.image}" in namespace ${first.namespace}${more}: remove the image first`,
+      );
+    }
+    // Checked in the same tick as the unlink starts: a pull that leases the blob after this sees it gone.
+    if (this.leases.isLeased(digest)) {
+      throw new BerthError('FAILED_PRECONDITION', `content ${digest} is held by a pull or load in progress`);
+    }
+    await this.content.delete(digest);
+    this.log.info({ digest }, 'content removed');
+  }
+
+  /** Chain ID -> the images (namespace/name, one name per image) whose layer chain holds that layer. */
+  layerImages(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const image of this.allImages()) {
+      const details = this.details.get(image.id);
+      if (details === undefined) continue;
+      const record = image.records.find((r) => !r.name.includes('@')) ?? image.records[0]!;
+      for (const chainId of chainIds(details.config.rootfs.diff_ids)) {
+        const users = out.get(chainId) ?? [];
+        users.push(`${image.namespace}/${record.name}`);
+        out.set(chainId, users);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Removes one unpacked layer (`berth snapshots rm`): FAILED_PRECONDITION while an image's chain holds it, a
+   * pull or load is unpacking (it may be building on it), or a layer or a container's snapshot stands on it.
+   */
+  async removeLayer(chainId: string): Promise<void> {
+    if (!this.layers.list().some((l) => l.chainId === chainId)) {
+      throw new BerthError('NOT_FOUND', `layer ${chainId} not found`);
+    }
+    const users = this.layerImages().get(chainId);
+    if (users !== undefined) {
+      const more = users.length > 1 ? ` and ${users.length - 1} more` : '';
+      throw new BerthError(
+        'FAILED_PRECONDITION',
+        `layer ${chainId} is a layer of image "${users[0]!}"${more}: remove the image first`,
+      );
+    }
+    if (this.puller.isPulling()) {
+      throw new BerthError(
+        'FAILED_PRECONDITION',
+        `layer ${chainId}: a pull or load is unpacking layers; try again after it`,
+      );
+    }
+    await this.layers.remove(chainId);
+    this.log.info({ chainId }, 'layer removed');
+  }
+
+  /** Every image of every namespace. */
+  private allImages(): IndexedImage[] {
+    const seen = new Map<string, IndexedImage>();
+    for (const r of this.index.allRecords()) {
+      const key = `${r.namespace}\0${r.configDigest}`;
+      if (!seen.has(key)) seen.set(key, this.index.getById(r.namespace, r.configDigest)!);
+    }
+    return [...seen.values()];
+  }
+
+  /** digest -> the image names that need it, and as what. */
+  private blobReferences(): Map<string, BlobReference[]> {
+    const out = new Map<string, BlobReference[]>();
+    const add = (digest: string, ref: BlobReference): void => {
+      const refs = out.get(digest) ?? [];
+      refs.push(ref);
+      out.set(digest, refs);
+    };
+    for (const r of this.index.allRecords()) {
+      const base = { namespace: r.namespace, image: r.name };
+      const named = r.name.includes('@') ? r.name.slice(r.name.indexOf('@') + 1) : undefined;
+      if (named !== undefined && named !== r.targetDigest) add(named, { ...base, role: 'index' });
+      add(r.targetDigest, { ...base, role: 'manifest' });
+      add(r.configDigest, { ...base, role: 'config' });
+      for (const d of this.details.get(r.configDigest)?.layerDigests ?? []) add(d, { ...base, role: 'layer' });
+    }
+    return out;
+  }
+
+  private emit(action: EventActions['image'], namespace: string, fields: EventFields): void {
+    this.events?.publish({ type: 'image', action, namespace, atNs: this.nowNs(), fields });
   }
 
   /** Removes blobs no image names and no pull in progress holds. */
@@ -409,15 +558,7 @@ export class ImageService {
 
   /** Config digests still named in any namespace, with their blobs: what GC must keep. */
   referencedDigests(): Set<string> {
-    const keep = new Set<string>();
-    for (const r of this.index.allRecords()) {
-      keep.add(r.targetDigest);
-      keep.add(r.configDigest);
-      const named = r.name.slice(r.name.indexOf('@') + 1);
-      if (r.name.includes('@')) keep.add(named); // a multi-platform image's index
-      for (const d of this.details.get(r.configDigest)?.layerDigests ?? []) keep.add(d);
-    }
-    return keep;
+    return new Set(this.blobReferences().keys());
   }
 
   private resolve(namespace: string, refOrId: string): IndexedImage | undefined {

@@ -40,7 +40,7 @@ export {
 } from './reference.js';
 export type { ImageReference } from './reference.js';
 export { ImageService } from './image-service.js';
-export type { ImageDetails, ImageView, PruneResult } from './image-service.js';
+export type { BlobReference, ContentUse, ImageDetails, ImageView, PruneResult } from './image-service.js';
 export { credentialsFromAuth } from './credentials.js';
 export type { AuthFields } from './credentials.js';
 export { ImagePuller } from './image-pull.js';

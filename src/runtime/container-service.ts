@@ -462,6 +462,35 @@ export class ContainerService {
       }));
   }
 
+  /** The container whose root filesystem the active snapshot `key` is (the key is its id), in any namespace. */
+  snapshotOwner(key: string): Container | undefined {
+    return this.containers.get(key);
+  }
+
+  /**
+   * Removes an active snapshot no container owns (one a crash or an operator left; `berth snapshots rm`).
+   * FAILED_PRECONDITION for a container's own: removing the container removes it.
+   */
+  async removeLeftoverSnapshot(key: string): Promise<void> {
+    await this.locks.run(key, async () => {
+      const owner = this.containers.get(key);
+      if (owner !== undefined) {
+        throw new BerthError(
+          'FAILED_PRECONDITION',
+          `snapshot "${key}" is the root filesystem of container "${owner.config.metadata?.name ?? owner.id}" in namespace ${owner.namespace}: remove the container instead`,
+        );
+      }
+      await this.deps.snapshotter.removeActive(key);
+    });
+  }
+
+  /** Containers per state in every namespace, each state present (metrics). */
+  countByState(): Record<ContainerState, number> {
+    const counts: Record<ContainerState, number> = { creating: 0, created: 0, running: 0, exited: 0 };
+    for (const c of this.containers.values()) counts[c.state]++;
+    return counts;
+  }
+
   /** Image ids some container uses: image prune keeps them. */
   imagesInUse(): Set<string> {
     return new Set([...this.containers.values()].map((c) => c.imageId));
@@ -632,7 +661,7 @@ export class ContainerService {
       status: { ...c.status, exitCode: exit.exitCode, finishedAtNs: exit.finishedAtNs, reason, pid: 0 },
     });
     this.deps.log.info({ container: c.id, exitCode: exit.exitCode, reason }, 'container exited');
-    this.emit('stopped', c);
+    this.emit('stopped', c, exit.exitCode);
     for (const wake of this.exitWaiters.get(exit.id) ?? []) wake();
     this.exitWaiters.delete(exit.id);
   }
@@ -655,13 +684,19 @@ export class ContainerService {
     if (c.state !== 'creating') this.emit('deleted', c);
   }
 
-  private emit(kind: ContainerEventKind, c: Container): void {
-    this.deps.events?.publish({
+  private emit(kind: ContainerEventKind, c: Container, exitCode?: number): void {
+    const events = this.deps.events;
+    if (events === undefined) return;
+    const pod = this.deps.pods.find(c.namespace, c.sandboxId)?.spec;
+    events.publish({
       kind,
       namespace: c.namespace,
       containerId: c.id,
       sandboxId: c.sandboxId,
       atNs: this.deps.nowNs(),
+      name: c.config.metadata?.name ?? '',
+      pod: pod === undefined ? '' : `${pod.namespace}/${pod.name}`,
+      ...(exitCode === undefined ? {} : { exitCode }),
     });
   }
 

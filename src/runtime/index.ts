@@ -36,3 +36,4 @@ export { LogRotator } from './log-rotator.js';
 export type { ContainerLogFile, LogRotatorOptions, RotationOutcome } from './log-rotator.js';
 export { isRotatedByBerth, KUBELET_POD_UID_LABEL, planRotation, rotationTimestamp } from './log-rotation.js';
 export type { LogRotationMode, RotationPlan } from './log-rotation.js';
+export { probeBinary, versionLine } from './binary-probe.js';

@@ -16,6 +16,7 @@ import { crashPoint } from '../base/crash-point.js';
 import { BerthError } from '../base/errors.js';
 import { KeyedMutex } from '../base/keyed-mutex.js';
 import type { Logger } from '../base/logger.js';
+import type { EventActions, EventSink } from '../events/index.js';
 import type { SandboxRecord, SandboxRepository, SandboxState } from '../store/index.js';
 import { writePodFiles } from './pod-files.js';
 import type { PodFiles } from './pod-files.js';
@@ -70,6 +71,8 @@ export interface SandboxServiceDeps {
   readonly log: Logger;
   readonly nowNs: () => bigint;
   readonly containers?: PodContainers;
+  /** `berth events`: pod created, stopped, removed. */
+  readonly events?: EventSink;
   readonly nodeHostname?: string;
   readonly hostEtc?: string;
 }
@@ -123,6 +126,7 @@ export class SandboxService {
         crashPoint('sandbox.run.before-ready');
         sandbox = this.save({ ...sandbox, state: 'ready' });
         this.deps.log.info({ sandbox: id, name: spec.reservedName, ips: sandbox.network.ips }, 'pod sandbox ready');
+        this.emit('created', sandbox);
         return sandbox;
       } catch (err) {
         await this.destroy(sandbox).catch((cleanupErr: unknown) =>
@@ -147,6 +151,7 @@ export class SandboxService {
         network: { ...sandbox.network, netns: undefined, pidInit: 0 },
       });
       this.deps.log.info({ sandbox: id }, 'pod sandbox stopped');
+      if (sandbox.state === 'ready') this.emit('stopped', stopped); // a repeated stop is no new event
       return stopped;
     });
   }
@@ -165,6 +170,17 @@ export class SandboxService {
       crashPoint('sandbox.remove.after-release');
       await this.dropFiles(sandbox);
       this.deps.log.info({ sandbox: sandbox.id }, 'pod sandbox removed');
+      this.emit('removed', sandbox);
+    });
+  }
+
+  private emit(action: EventActions['pod'], s: Sandbox): void {
+    this.deps.events?.publish({
+      type: 'pod',
+      action,
+      namespace: s.namespace,
+      atNs: this.deps.nowNs(),
+      fields: { id: s.id, name: `${s.spec.namespace}/${s.spec.name}` },
     });
   }
 
@@ -197,6 +213,13 @@ export class SandboxService {
       for (const [k, v] of Object.entries(filter.labels ?? {})) if (s.spec.labels[k] !== v) return false;
       return true;
     });
+  }
+
+  /** Pods per state in every namespace, each state present (metrics). */
+  countByState(): Record<SandboxState, number> {
+    const counts: Record<SandboxState, number> = { creating: 0, ready: 0, notready: 0 };
+    for (const s of this.sandboxes.values()) counts[s.state]++;
+    return counts;
   }
 
   private podDirs(id: string): { readonly root: string; readonly state: string } {

@@ -154,7 +154,11 @@ export abstract class BaseSnapshotter implements Snapshotter {
   }
 
   list(): CommittedLayer[] {
-    return [...this.layers.values()].map((l) => ({ chainId: l.meta.chainId, parent: l.meta.parent }));
+    return [...this.layers.values()].map((l) => ({
+      chainId: l.meta.chainId,
+      parent: l.meta.parent,
+      createdAtMs: l.meta.createdAtMs,
+    }));
   }
 
   listActive(): ActiveSnapshot[] {
@@ -268,6 +272,10 @@ export abstract class BaseSnapshotter implements Snapshotter {
 
   async usageOf(key: string): Promise<DiskUsage> {
     return diskUsage(join(this.activeRecord(key).dir, 'fs'));
+  }
+
+  async layerUsage(chainId: string): Promise<DiskUsage> {
+    return diskUsage(join(this.layerRecord(chainId).dir, 'fs'));
   }
 
   protected layerRecord(chainId: string): LayerRecord {

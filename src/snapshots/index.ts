@@ -16,3 +16,4 @@ export { createSnapshotter } from './create-snapshotter.js';
 export type { Snapshotter, SnapshotterKind, CommittedLayer, ActiveSnapshot } from './snapshotter.js';
 export type { SnapshotterOptions } from './base-snapshotter.js';
 export { chainIds } from './chain-id.js';
+export { listsOverlay, probeSnapshotter } from './overlay-support.js';

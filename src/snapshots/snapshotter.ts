@@ -27,6 +27,7 @@ export type SnapshotterKind = 'overlayfs' | 'native';
 export interface CommittedLayer {
   readonly chainId: string;
   readonly parent: string | null;
+  readonly createdAtMs: number;
 }
 
 export interface ActiveSnapshot {
@@ -81,4 +82,6 @@ export interface Snapshotter {
   usage(): Promise<DiskUsage>;
   /** Space and inodes of one active snapshot's writable part. NOT_FOUND for an unknown key. */
   usageOf(key: string): Promise<DiskUsage>;
+  /** Space and inodes of one committed layer's own files (`berth snapshots usage`). NOT_FOUND when absent. */
+  layerUsage(chainId: string): Promise<DiskUsage>;
 }

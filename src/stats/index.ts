@@ -24,3 +24,6 @@ export { DiskUsageCache } from './disk-usage-cache.js';
 export type { DiskUsageCacheOptions } from './disk-usage-cache.js';
 export { parseNetDev, readNetDev } from './net-dev.js';
 export type { InterfaceUsage } from './net-dev.js';
+export { probeCgroups } from './cgroup-probe.js';
+export type { CgroupProbeOptions } from './cgroup-probe.js';
+export { readCgroupLayout } from './cgroup-layout.js';

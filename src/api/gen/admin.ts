@@ -69,11 +69,23 @@ export interface DeleteNamespaceRequest {
 export interface DeleteNamespaceResponse {
 }
 
+/** An image name that needs a blob, and as what: "index", "manifest", "config" or "layer". */
+export interface ContentReference {
+  namespace: string;
+  image: string;
+  role: string;
+}
+
 export interface ContentInfo {
   digest: string;
   size: bigint;
+  /** When the blob was stored, nanoseconds since the Unix epoch. */
   createdAt: bigint;
+  /** Berth keeps no labels on blobs (containerd's GC labels are Berth's image records): always empty. */
   labels: { [key: string]: string };
+  references: ContentReference[];
+  /** Held by an operation in progress (a pull or load) that has not named an image yet. */
+  leased: boolean;
 }
 
 export interface ContentInfo_LabelsEntry {
@@ -81,12 +93,20 @@ export interface ContentInfo_LabelsEntry {
   value: string;
 }
 
+/** namespace: unused (the content store is shared); kept for containerd's shape. */
 export interface ListContentRequest {
   namespace: string;
 }
 
 export interface ListContentResponse {
   content: ContentInfo[];
+}
+
+export interface ReadContentRequest {
+  namespace: string;
+  digest: string;
+  /** Start at this byte (0: the whole blob). */
+  offset: bigint;
 }
 
 export interface DeleteContentRequest {
@@ -98,18 +118,31 @@ export interface DeleteContentResponse {
 }
 
 export interface SnapshotInfo {
+  /** A committed layer's chain ID, or an active snapshot's key (the id of the container it belongs to). */
   key: string;
+  /** The chain ID of the layer below, '' for a bottom layer or an empty root. */
   parent: string;
   /** "committed" (a layer) or "active" (a container's writable layer). */
   kind: string;
   createdAt: bigint;
+  /** Disk usage of the snapshot's own files: filled only when the request asks for usage. */
   sizeBytes: bigint;
   inodes: bigint;
+  /** Committed: the images (namespace/name) whose layer chain holds this layer. */
+  images: string[];
+  /** Active: the container (namespace/name) whose root filesystem it is; '' for a leftover. */
+  container: string;
 }
 
 export interface ListSnapshotsRequest {
+  /** unused (snapshots are shared by every namespace); kept for containerd's shape. */
   namespace: string;
+  /** '' or the configured snapshotter's name ("overlayfs", "native"); another name is NOT_FOUND. */
   snapshotter: string;
+  /** Also measure each snapshot's disk usage (walks its files: slower). */
+  usage: boolean;
+  /** Only this snapshot (NOT_FOUND when there is none); '' for all. */
+  key: string;
 }
 
 export interface ListSnapshotsResponse {
@@ -126,13 +159,20 @@ export interface RemoveSnapshotResponse {
 }
 
 export interface SubscribeRequest {
-  /** Topic prefixes such as "/containers/", empty for all. */
+  /**
+   * Topic prefixes such as "/container/", empty for all. Topics are "/<type>/<action>" with type one of
+   * image, pod, container, namespace, content, snapshot (e.g. "/image/pulled", "/container/stopped").
+   */
   topics: string[];
-  /** Namespaces to watch, empty for all. */
+  /**
+   * Namespaces to watch, empty for all. Events of node-wide things (content, snapshot) have no namespace
+   * and pass every namespace filter.
+   */
   namespaces: string[];
 }
 
 export interface Event {
+  /** Nanoseconds since the Unix epoch. */
   timestamp: bigint;
   namespace: string;
   topic: string;
@@ -141,11 +181,21 @@ export interface Event {
 }
 
 export interface Plugin {
+  /** runtime, monitor, network, snapshotter, cgroups, streaming, metrics, ... */
   type: string;
   id: string;
+  /** ids of the plugins this one needs */
   requires: string[];
   ready: boolean;
+  /** Why it is not ready; when ready, what was found (path, version). */
   reason: string;
+  /** What was checked, for -o json (paths, versions, modes). */
+  details: { [key: string]: string };
+}
+
+export interface Plugin_DetailsEntry {
+  key: string;
+  value: string;
 }
 
 export interface ListPluginsRequest {
@@ -991,8 +1041,109 @@ export const DeleteNamespaceResponse: MessageFns<DeleteNamespaceResponse> = {
   },
 };
 
+function createBaseContentReference(): ContentReference {
+  return { namespace: "", image: "", role: "" };
+}
+
+export const ContentReference: MessageFns<ContentReference> = {
+  encode(message: ContentReference, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.image !== "") {
+      writer.uint32(18).string(message.image);
+    }
+    if (message.role !== "") {
+      writer.uint32(26).string(message.role);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContentReference {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContentReference();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.image = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContentReference {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      image: isSet(object.image) ? globalThis.String(object.image) : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+    };
+  },
+
+  toJSON(message: ContentReference): unknown {
+    const obj: any = {};
+    if (message.namespace !== undefined) {
+      obj.namespace = message.namespace;
+    }
+    if (message.image !== undefined) {
+      obj.image = message.image;
+    }
+    if (message.role !== undefined) {
+      obj.role = message.role;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContentReference>, I>>(base?: I): ContentReference {
+    return ContentReference.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContentReference>, I>>(object: I): ContentReference {
+    const message = createBaseContentReference();
+    message.namespace = object.namespace ?? "";
+    message.image = object.image ?? "";
+    message.role = object.role ?? "";
+    return message;
+  },
+};
+
 function createBaseContentInfo(): ContentInfo {
-  return { digest: "", size: 0n, createdAt: 0n, labels: {} };
+  return { digest: "", size: 0n, createdAt: 0n, labels: {}, references: [], leased: false };
 }
 
 export const ContentInfo: MessageFns<ContentInfo> = {
@@ -1015,6 +1166,12 @@ export const ContentInfo: MessageFns<ContentInfo> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       ContentInfo_LabelsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
     });
+    for (const v of message.references) {
+      ContentReference.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.leased !== false) {
+      writer.uint32(48).bool(message.leased);
+    }
     return writer;
   },
 
@@ -1066,6 +1223,22 @@ export const ContentInfo: MessageFns<ContentInfo> = {
             }
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.references.push(ContentReference.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.leased = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1101,6 +1274,10 @@ export const ContentInfo: MessageFns<ContentInfo> = {
           {},
         )
         : {},
+      references: globalThis.Array.isArray(object?.references)
+        ? object.references.map((e: any) => ContentReference.fromJSON(e))
+        : [],
+      leased: isSet(object.leased) ? globalThis.Boolean(object.leased) : false,
     };
   },
 
@@ -1124,6 +1301,12 @@ export const ContentInfo: MessageFns<ContentInfo> = {
         });
       }
     }
+    if (message.references?.length) {
+      obj.references = message.references.map((e) => ContentReference.toJSON(e));
+    }
+    if (message.leased !== undefined) {
+      obj.leased = message.leased;
+    }
     return obj;
   },
 
@@ -1144,6 +1327,8 @@ export const ContentInfo: MessageFns<ContentInfo> = {
       },
       {},
     );
+    message.references = object.references?.map((e) => ContentReference.fromPartial(e)) || [];
+    message.leased = object.leased ?? false;
     return message;
   },
 };
@@ -1369,6 +1554,110 @@ export const ListContentResponse: MessageFns<ListContentResponse> = {
   },
 };
 
+function createBaseReadContentRequest(): ReadContentRequest {
+  return { namespace: "", digest: "", offset: 0n };
+}
+
+export const ReadContentRequest: MessageFns<ReadContentRequest> = {
+  encode(message: ReadContentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.digest !== "") {
+      writer.uint32(18).string(message.digest);
+    }
+    if (message.offset !== 0n) {
+      if (BigInt.asIntN(64, message.offset) !== message.offset) {
+        throw new globalThis.Error("value provided for field message.offset of type int64 too large");
+      }
+      writer.uint32(24).int64(message.offset);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadContentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadContentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.digest = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.offset = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadContentRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      offset: isSet(object.offset) ? BigInt(object.offset) : 0n,
+    };
+  },
+
+  toJSON(message: ReadContentRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== undefined) {
+      obj.namespace = message.namespace;
+    }
+    if (message.digest !== undefined) {
+      obj.digest = message.digest;
+    }
+    if (message.offset !== undefined) {
+      obj.offset = message.offset.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadContentRequest>, I>>(base?: I): ReadContentRequest {
+    return ReadContentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadContentRequest>, I>>(object: I): ReadContentRequest {
+    const message = createBaseReadContentRequest();
+    message.namespace = object.namespace ?? "";
+    message.digest = object.digest ?? "";
+    message.offset = (object.offset !== undefined && object.offset !== null) ? BigInt(object.offset) : 0n;
+    return message;
+  },
+};
+
 function createBaseDeleteContentRequest(): DeleteContentRequest {
   return { namespace: "", digest: "" };
 }
@@ -1507,7 +1796,7 @@ export const DeleteContentResponse: MessageFns<DeleteContentResponse> = {
 };
 
 function createBaseSnapshotInfo(): SnapshotInfo {
-  return { key: "", parent: "", kind: "", createdAt: 0n, sizeBytes: 0n, inodes: 0n };
+  return { key: "", parent: "", kind: "", createdAt: 0n, sizeBytes: 0n, inodes: 0n, images: [], container: "" };
 }
 
 export const SnapshotInfo: MessageFns<SnapshotInfo> = {
@@ -1538,6 +1827,12 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
         throw new globalThis.Error("value provided for field message.inodes of type int64 too large");
       }
       writer.uint32(48).int64(message.inodes);
+    }
+    for (const v of message.images) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.container !== "") {
+      writer.uint32(66).string(message.container);
     }
     return writer;
   },
@@ -1603,6 +1898,22 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
             message.inodes = reader.int64() as bigint;
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.images.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1631,6 +1942,8 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
         ? BigInt(object.size_bytes)
         : 0n,
       inodes: isSet(object.inodes) ? BigInt(object.inodes) : 0n,
+      images: globalThis.Array.isArray(object?.images) ? object.images.map((e: any) => globalThis.String(e)) : [],
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
     };
   },
 
@@ -1654,6 +1967,12 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
     if (message.inodes !== undefined) {
       obj.inodes = message.inodes.toString();
     }
+    if (message.images?.length) {
+      obj.images = message.images;
+    }
+    if (message.container !== undefined) {
+      obj.container = message.container;
+    }
     return obj;
   },
 
@@ -1668,12 +1987,14 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
     message.createdAt = (object.createdAt !== undefined && object.createdAt !== null) ? BigInt(object.createdAt) : 0n;
     message.sizeBytes = (object.sizeBytes !== undefined && object.sizeBytes !== null) ? BigInt(object.sizeBytes) : 0n;
     message.inodes = (object.inodes !== undefined && object.inodes !== null) ? BigInt(object.inodes) : 0n;
+    message.images = object.images?.map((e) => e) || [];
+    message.container = object.container ?? "";
     return message;
   },
 };
 
 function createBaseListSnapshotsRequest(): ListSnapshotsRequest {
-  return { namespace: "", snapshotter: "" };
+  return { namespace: "", snapshotter: "", usage: false, key: "" };
 }
 
 export const ListSnapshotsRequest: MessageFns<ListSnapshotsRequest> = {
@@ -1683,6 +2004,12 @@ export const ListSnapshotsRequest: MessageFns<ListSnapshotsRequest> = {
     }
     if (message.snapshotter !== "") {
       writer.uint32(18).string(message.snapshotter);
+    }
+    if (message.usage !== false) {
+      writer.uint32(24).bool(message.usage);
+    }
+    if (message.key !== "") {
+      writer.uint32(34).string(message.key);
     }
     return writer;
   },
@@ -1716,6 +2043,22 @@ export const ListSnapshotsRequest: MessageFns<ListSnapshotsRequest> = {
             message.snapshotter = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.usage = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1732,6 +2075,8 @@ export const ListSnapshotsRequest: MessageFns<ListSnapshotsRequest> = {
     return {
       namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
       snapshotter: isSet(object.snapshotter) ? globalThis.String(object.snapshotter) : "",
+      usage: isSet(object.usage) ? globalThis.Boolean(object.usage) : false,
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
     };
   },
 
@@ -1743,6 +2088,12 @@ export const ListSnapshotsRequest: MessageFns<ListSnapshotsRequest> = {
     if (message.snapshotter !== undefined) {
       obj.snapshotter = message.snapshotter;
     }
+    if (message.usage !== undefined) {
+      obj.usage = message.usage;
+    }
+    if (message.key !== undefined) {
+      obj.key = message.key;
+    }
     return obj;
   },
 
@@ -1753,6 +2104,8 @@ export const ListSnapshotsRequest: MessageFns<ListSnapshotsRequest> = {
     const message = createBaseListSnapshotsRequest();
     message.namespace = object.namespace ?? "";
     message.snapshotter = object.snapshotter ?? "";
+    message.usage = object.usage ?? false;
+    message.key = object.key ?? "";
     return message;
   },
 };
@@ -2193,7 +2546,7 @@ export const Event: MessageFns<Event> = {
 };
 
 function createBasePlugin(): Plugin {
-  return { type: "", id: "", requires: [], ready: false, reason: "" };
+  return { type: "", id: "", requires: [], ready: false, reason: "", details: {} };
 }
 
 export const Plugin: MessageFns<Plugin> = {
@@ -2213,6 +2566,9 @@ export const Plugin: MessageFns<Plugin> = {
     if (message.reason !== "") {
       writer.uint32(42).string(message.reason);
     }
+    globalThis.Object.entries(message.details).forEach(([key, value]: [string, string]) => {
+      Plugin_DetailsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
     return writer;
   },
 
@@ -2269,6 +2625,17 @@ export const Plugin: MessageFns<Plugin> = {
             message.reason = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = Plugin_DetailsEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.details[entry6.key] = entry6.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2288,6 +2655,20 @@ export const Plugin: MessageFns<Plugin> = {
       requires: globalThis.Array.isArray(object?.requires) ? object.requires.map((e: any) => globalThis.String(e)) : [],
       ready: isSet(object.ready) ? globalThis.Boolean(object.ready) : false,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      details: isObject(object.details)
+        ? (globalThis.Object.entries(object.details) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -2308,6 +2689,15 @@ export const Plugin: MessageFns<Plugin> = {
     if (message.reason !== undefined) {
       obj.reason = message.reason;
     }
+    if (message.details) {
+      const entries = globalThis.Object.entries(message.details) as [string, string][];
+      if (entries.length > 0) {
+        obj.details = {};
+        entries.forEach(([k, v]) => {
+          obj.details[k] = v;
+        });
+      }
+    }
     return obj;
   },
 
@@ -2321,6 +2711,100 @@ export const Plugin: MessageFns<Plugin> = {
     message.requires = object.requires?.map((e) => e) || [];
     message.ready = object.ready ?? false;
     message.reason = object.reason ?? "";
+    message.details = (globalThis.Object.entries(object.details ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBasePlugin_DetailsEntry(): Plugin_DetailsEntry {
+  return { key: "", value: "" };
+}
+
+export const Plugin_DetailsEntry: MessageFns<Plugin_DetailsEntry> = {
+  encode(message: Plugin_DetailsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Plugin_DetailsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlugin_DetailsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Plugin_DetailsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Plugin_DetailsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== undefined) {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Plugin_DetailsEntry>, I>>(base?: I): Plugin_DetailsEntry {
+    return Plugin_DetailsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Plugin_DetailsEntry>, I>>(object: I): Plugin_DetailsEntry {
+    const message = createBasePlugin_DetailsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -4021,7 +4505,10 @@ export const AdminService = {
       Buffer.from(DeleteNamespaceResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteNamespaceResponse => DeleteNamespaceResponse.decode(value),
   },
-  /** Content store (blobs by digest). */
+  /**
+   * Content store (blobs by digest). One store serves every namespace: blobs are shared, and each lists the
+   * image names (of any namespace) that reference it.
+   */
   listContent: {
     path: "/berth.admin.v1.Admin/ListContent" as const,
     requestStream: false as const,
@@ -4031,6 +4518,17 @@ export const AdminService = {
     responseSerialize: (value: ListContentResponse): Buffer => Buffer.from(ListContentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListContentResponse => ListContentResponse.decode(value),
   },
+  /** The bytes of one blob, in DataChunk messages. */
+  readContent: {
+    path: "/berth.admin.v1.Admin/ReadContent" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ReadContentRequest): Buffer => Buffer.from(ReadContentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadContentRequest => ReadContentRequest.decode(value),
+    responseSerialize: (value: DataChunk): Buffer => Buffer.from(DataChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DataChunk => DataChunk.decode(value),
+  },
+  /** Refused (FAILED_PRECONDITION) while an image references the blob or an operation in progress leases it. */
   deleteContent: {
     path: "/berth.admin.v1.Admin/DeleteContent" as const,
     requestStream: false as const,
@@ -4041,7 +4539,7 @@ export const AdminService = {
       Buffer.from(DeleteContentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteContentResponse => DeleteContentResponse.decode(value),
   },
-  /** Snapshots (unpacked layers and container root filesystems). */
+  /** Snapshots (unpacked layers and container root filesystems), shared by every namespace like content. */
   listSnapshots: {
     path: "/berth.admin.v1.Admin/ListSnapshots" as const,
     requestStream: false as const,
@@ -4052,6 +4550,10 @@ export const AdminService = {
       Buffer.from(ListSnapshotsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListSnapshotsResponse => ListSnapshotsResponse.decode(value),
   },
+  /**
+   * Refused (FAILED_PRECONDITION) for a layer of an image, a layer under another snapshot, and the writable
+   * layer of an existing container.
+   */
   removeSnapshot: {
     path: "/berth.admin.v1.Admin/RemoveSnapshot" as const,
     requestStream: false as const,
@@ -4147,11 +4649,21 @@ export interface AdminServer extends UntypedServiceImplementation {
   createNamespace: handleUnaryCall<CreateNamespaceRequest, CreateNamespaceResponse>;
   /** Refused (FAILED_PRECONDITION) while the namespace holds images, pods or containers. */
   deleteNamespace: handleUnaryCall<DeleteNamespaceRequest, DeleteNamespaceResponse>;
-  /** Content store (blobs by digest). */
+  /**
+   * Content store (blobs by digest). One store serves every namespace: blobs are shared, and each lists the
+   * image names (of any namespace) that reference it.
+   */
   listContent: handleUnaryCall<ListContentRequest, ListContentResponse>;
+  /** The bytes of one blob, in DataChunk messages. */
+  readContent: handleServerStreamingCall<ReadContentRequest, DataChunk>;
+  /** Refused (FAILED_PRECONDITION) while an image references the blob or an operation in progress leases it. */
   deleteContent: handleUnaryCall<DeleteContentRequest, DeleteContentResponse>;
-  /** Snapshots (unpacked layers and container root filesystems). */
+  /** Snapshots (unpacked layers and container root filesystems), shared by every namespace like content. */
   listSnapshots: handleUnaryCall<ListSnapshotsRequest, ListSnapshotsResponse>;
+  /**
+   * Refused (FAILED_PRECONDITION) for a layer of an image, a layer under another snapshot, and the writable
+   * layer of an existing container.
+   */
   removeSnapshot: handleUnaryCall<RemoveSnapshotRequest, RemoveSnapshotResponse>;
   /** Live events of every kind, filtered by topic prefix and namespace. */
   subscribe: handleServerStreamingCall<SubscribeRequest, Event>;
@@ -4214,7 +4726,10 @@ export interface AdminClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteNamespaceResponse) => void,
   ): ClientUnaryCall;
-  /** Content store (blobs by digest). */
+  /**
+   * Content store (blobs by digest). One store serves every namespace: blobs are shared, and each lists the
+   * image names (of any namespace) that reference it.
+   */
   listContent(
     request: ListContentRequest,
     callback: (error: ServiceError | null, response: ListContentResponse) => void,
@@ -4230,6 +4745,14 @@ export interface AdminClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListContentResponse) => void,
   ): ClientUnaryCall;
+  /** The bytes of one blob, in DataChunk messages. */
+  readContent(request: ReadContentRequest, options?: Partial<CallOptions>): ClientReadableStream<DataChunk>;
+  readContent(
+    request: ReadContentRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<DataChunk>;
+  /** Refused (FAILED_PRECONDITION) while an image references the blob or an operation in progress leases it. */
   deleteContent(
     request: DeleteContentRequest,
     callback: (error: ServiceError | null, response: DeleteContentResponse) => void,
@@ -4245,7 +4768,7 @@ export interface AdminClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteContentResponse) => void,
   ): ClientUnaryCall;
-  /** Snapshots (unpacked layers and container root filesystems). */
+  /** Snapshots (unpacked layers and container root filesystems), shared by every namespace like content. */
   listSnapshots(
     request: ListSnapshotsRequest,
     callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
@@ -4261,6 +4784,10 @@ export interface AdminClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListSnapshotsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Refused (FAILED_PRECONDITION) for a layer of an image, a layer under another snapshot, and the writable
+   * layer of an existing container.
+   */
   removeSnapshot(
     request: RemoveSnapshotRequest,
     callback: (error: ServiceError | null, response: RemoveSnapshotResponse) => void,

@@ -14,7 +14,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Condition } from '../../base/condition.js';
+import type { Condition, ProbeResult } from '../../base/condition.js';
 import { BerthError, errorCode, messageOf } from '../../base/errors.js';
 import type { Exec } from '../../base/exec.js';
 import { ensureDir, writeFileAtomic } from '../../base/fs.js';
@@ -152,6 +152,38 @@ export class CniManager {
     }
     if (state.kind === 'ok') return { isReady: true, reason: '', message: '' };
     return { isReady: false, reason: 'NetworkPluginNotReady', message: state.message };
+  }
+
+  /** `berth plugins`: the config in force and where each plugin of its chain (and loopback) was found. */
+  async probe(): Promise<ProbeResult> {
+    const binDir = this.binDirs.join(':');
+    const base = { confDir: this.confDir, binDir };
+    let state: ConfigState;
+    try {
+      state = await this.current();
+    } catch (err) {
+      return { isReady: false, reason: messageOf(err), details: base };
+    }
+    if (state.kind === 'none') return { isReady: false, reason: state.message, details: base };
+    if (state.kind === 'invalid')
+      return { isReady: false, reason: state.message, details: { ...base, file: state.file } };
+    const types = [...new Set(['loopback', ...state.config.plugins.map((p) => p.type)])];
+    const found = await Promise.all(types.map(async (t) => [t, await findPluginBinary(t, this.binDirs)] as const));
+    const details = {
+      ...base,
+      file: state.file,
+      network: state.config.name,
+      plugins: found.map(([t, path]) => `${t}=${path ?? 'missing'}`).join(','),
+    };
+    const missing = found.filter(([, path]) => path === undefined).map(([t]) => t);
+    if (missing.length > 0) {
+      return { isReady: false, reason: `${state.file}: plugin ${missing.join(', ')} not found in ${binDir}`, details };
+    }
+    return {
+      isReady: true,
+      reason: `${state.file} (network "${state.config.name}"): ${types.join(', ')} found in ${binDir}`,
+      details,
+    };
   }
 
   /** The config now in force (for `berth info`). */

@@ -118,7 +118,10 @@ describe('berth container commands', { skip, timeout: 180_000 }, () => {
     for (const kind of ['created', 'started', 'stopped', 'deleted']) {
       assert.match(
         eventText,
-        new RegExp(`^\\S+ container ${kind} id=${id.slice(0, 13)}(?: name=talker)? pod=default/cli$`, 'm'),
+        new RegExp(
+          `^\\S+ container ${kind} id=${id.slice(0, 13)} name=talker pod=default/cli(?: exitCode=\\d+)? podId=${pod.slice(0, 13)} namespace=k8s\\.io$`,
+          'm',
+        ),
       );
     }
     const missing = berth('start', 'ffffffff');

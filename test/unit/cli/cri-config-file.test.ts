@@ -62,19 +62,17 @@ describe('logs --since', () => {
 });
 
 describe('event lines', () => {
-  it('name the event, the container and the pod', async () => {
+  it('name the event, the container, the pod and the namespace', async () => {
     const { formatEvent } = await import('../../../src/cli/commands/events.js');
-    const { ContainerEventResponse } = await import('../../../src/api/gen/cri.js');
-    const event = ContainerEventResponse.fromJSON({
-      containerId: 'a'.repeat(64),
-      containerEventType: 1,
-      createdAt: '1767225600000000000',
-      podSandboxStatus: { metadata: { name: 'web', namespace: 'prod' } },
-      containersStatuses: [{ id: 'a'.repeat(64), metadata: { name: 'nginx' } }],
-    });
+    const event = {
+      timestamp: 1767225600000000000n,
+      namespace: 'k8s.io',
+      topic: '/container/started',
+      payloadJson: JSON.stringify({ id: 'a'.repeat(64), name: 'nginx', pod: 'prod/web', podId: 'b'.repeat(64) }),
+    };
     assert.equal(
       formatEvent(event),
-      `2026-01-01T00:00:00.000Z container started id=${'a'.repeat(13)} name=nginx pod=prod/web`,
+      `2026-01-01T00:00:00.000Z container started id=${'a'.repeat(13)} name=nginx pod=prod/web podId=${'b'.repeat(13)} namespace=k8s.io`,
     );
   });
 });

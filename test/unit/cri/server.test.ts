@@ -165,6 +165,36 @@ describe('cri server wrapper', () => {
     assert.equal(failed.err?.code, status.NOT_FOUND);
     assert.equal(failed.err?.details, 'no such image');
   });
+
+  it('reports the end of every call (service, method, code, duration) to onCallEnd', async () => {
+    const ends: { service: string; method: string; code: string; durationMs: number }[] = [];
+    let isReady = false;
+    const impl = buildService(
+      ImageServiceService,
+      {
+        listImages: async (_r: ListImagesRequest) => ({ images: [] }),
+        removeImage: async () => {
+          throw new BerthError('NOT_FOUND', 'no such image');
+        },
+      },
+      { serviceName: 'ImageService', log, isReady: () => isReady, onCallEnd: (o) => ends.push({ ...o }) },
+    );
+    await invoke(impl['listImages'], {});
+    isReady = true;
+    await invoke(impl['listImages'], {});
+    await invoke(impl['removeImage'], {});
+    await invoke(impl['imageStatus'], {});
+    assert.deepEqual(
+      ends.map((e) => [e.service, e.method, e.code]),
+      [
+        ['ImageService', 'ListImages', 'UNAVAILABLE'],
+        ['ImageService', 'ListImages', 'OK'],
+        ['ImageService', 'RemoveImage', 'NOT_FOUND'],
+        ['ImageService', 'ImageStatus', 'UNIMPLEMENTED'],
+      ],
+    );
+    assert.ok(ends.every((e) => e.durationMs >= 0));
+  });
 });
 
 describe('tolerantDefinition', () => {
