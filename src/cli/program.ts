@@ -18,6 +18,7 @@ import { registerEvents } from './commands/events.js';
 import { registerImages } from './commands/images.js';
 import { registerRun } from './commands/run.js';
 import { registerCompletion } from './commands/completion.js';
+import { registerInstall } from './commands/install.js';
 
 function parseSeconds(value: string): number {
   const n = Number(value.replace(/s$/, ''));
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerStreams(program);
   registerDemo(program);
   registerEvents(program);
+  registerInstall(program);
   registerCompletion(program);
   return program;
 }
