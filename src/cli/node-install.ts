@@ -135,20 +135,16 @@ async function readManifest(paths: InstallPaths, root: string): Promise<string[]
   }
 }
 
-/** Removes the recorded directories that are empty now, deepest first; returns those that remain. */
-async function removeEmptyDirs(paths: InstallPaths, dirs: readonly string[], ops: HostOps): Promise<string[]> {
-  const remaining: string[] = [];
+/** Removes the recorded directories that are empty now, deepest first; the others stay. */
+async function removeEmptyDirs(paths: InstallPaths, dirs: readonly string[], ops: HostOps): Promise<void> {
   for (const dir of [...dirs].sort((a, b) => b.length - a.length)) {
     const path = inRoot(paths, dir);
     if (!(await pathExists(path))) continue;
-    try {
-      await rmdir(path);
-      ops.say(`removed ${path}`);
-    } catch {
-      remaining.push(dir);
-    }
+    await rmdir(path).then(
+      () => ops.say(`removed ${path}`),
+      () => undefined, // not empty: it holds something install did not write
+    );
   }
-  return remaining;
 }
 
 /** The config install and uninstall work with: the file's (validated) or the defaults. */
