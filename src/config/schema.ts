@@ -4,9 +4,22 @@
  * Objects are strict: an unknown key is an error naming its path, never silently ignored.
  */
 import { z } from 'zod';
+import { parseCidrList } from '../base/cidr.js';
 import { parseByteQuantity, parseDurationMs } from '../base/quantity.js';
 
-const absolutePath = z.string().startsWith('/', { message: 'must be an absolute path' });
+/**
+ * Metadata for docs/config-reference.md (generated from this schema by scripts/gen-config-reference.ts):
+ * `.describe()` holds each key's meaning, `typeLabel` names a value type in the operator's words, and
+ * `keyLabel` names the key of a table of tables (runtimes.NAME, mirrors."HOST").
+ */
+declare module 'zod' {
+  interface GlobalMeta {
+    typeLabel?: string;
+    keyLabel?: string;
+  }
+}
+
+const absolutePath = z.string().startsWith('/', { message: 'must be an absolute path' }).meta({ typeLabel: 'path' });
 
 /** A search path like CNI_PATH: absolute directories joined with ':'. */
 const searchPath = z
@@ -14,34 +27,56 @@ const searchPath = z
   .min(1)
   .refine((v) => v.split(':').every((p) => p.startsWith('/')), {
     message: 'must be absolute directories separated by ":"',
-  });
+  })
+  .meta({ typeLabel: 'paths joined by ":"' });
+
+/** One CIDR, or an IPv4 and an IPv6 one joined by ',' (dual stack). */
+const cidrList = z
+  .string()
+  .refine(
+    (v) => {
+      try {
+        return parseCidrList(v).length > 0;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be a CIDR like "10.88.0.0/16", or an IPv4 and an IPv6 CIDR joined by ","' },
+  )
+  .meta({ typeLabel: 'CIDR, or "v4CIDR,v6CIDR"' });
 
 /** A size as the kubelet writes containerLogMaxSize: a resource quantity ("10Mi"), more than 0 bytes. */
-const byteQuantity = z.string().refine(
-  (v) => {
-    try {
-      return parseByteQuantity(v) > 0;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be a size of at least 1 byte like "10Mi", "64Ki" or "1G"' },
-);
+const byteQuantity = z
+  .string()
+  .refine(
+    (v) => {
+      try {
+        return parseByteQuantity(v) > 0;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be a size of at least 1 byte like "10Mi", "64Ki" or "1G"' },
+  )
+  .meta({ typeLabel: 'size ("10Mi", "64Ki", "1G")' });
 
 /** A Go-style duration ("10s", "500ms") between MIN and MAX. */
 const MIN_LOG_MONITOR_INTERVAL_MS = 100;
 const MAX_LOG_MONITOR_INTERVAL_MS = 3_600_000;
-const logMonitorInterval = z.string().refine(
-  (v) => {
-    try {
-      const ms = parseDurationMs(v);
-      return ms >= MIN_LOG_MONITOR_INTERVAL_MS && ms <= MAX_LOG_MONITOR_INTERVAL_MS;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be a duration from "100ms" to "1h", like "10s"' },
-);
+const logMonitorInterval = z
+  .string()
+  .refine(
+    (v) => {
+      try {
+        const ms = parseDurationMs(v);
+        return ms >= MIN_LOG_MONITOR_INTERVAL_MS && ms <= MAX_LOG_MONITOR_INTERVAL_MS;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be a duration from "100ms" to "1h", like "10s"' },
+  )
+  .meta({ typeLabel: 'duration "100ms" to "1h"' });
 
 /**
  * A TCP listen address "HOST:PORT" (an IPv6 host in brackets: "[::1]:9090"), or '' for off. PORT 0 picks a
@@ -55,31 +90,49 @@ const listenAddress = z
   .refine((v) => v === '' || Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, { message: 'port must be 0-65535' });
 
 export const RuntimeSchema = z.strictObject({
-  /** "oci": an OCI runtime binary (runc, crun) run under conmon. containerd's runc v2 shim name is accepted as an alias. */
-  runtime_type: z.enum(['oci', 'io.containerd.runc.v2']).default('oci'),
-  binary: absolutePath,
+  runtime_type: z
+    .enum(['oci', 'io.containerd.runc.v2'])
+    .default('oci')
+    .describe(
+      '"oci": an OCI runtime binary (runc, crun) run under conmon. containerd\'s runc v2 shim name is accepted as an alias.',
+    ),
+  binary: absolutePath.describe('The OCI runtime binary.'),
 });
 export type RuntimeConfig = z.infer<typeof RuntimeSchema>;
 
 const MirrorSchema = z.strictObject({
-  endpoint: z.array(z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' })).default([]),
+  endpoint: z
+    .array(z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).meta({ typeLabel: 'URL' }))
+    .default([])
+    .describe('Mirrors (http:// or https:// URLs) tried in order before the registry itself.'),
 });
 
 const RegistryHostSchema = z.strictObject({
   tls: z
     .strictObject({
-      insecure_skip_verify: z.boolean().default(false),
+      insecure_skip_verify: z.boolean().default(false).describe("Skip verifying the registry's TLS certificate."),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('TLS towards the registry HOST.'),
   auth: z
     .strictObject({
-      username: z.string().default(''),
-      password: z.string().default(''),
-      /** base64 of "username:password", as in docker's config.json */
-      auth: z.string().default(''),
-      identitytoken: z.string().default(''),
+      username: z.string().default('').describe('User name for basic auth.'),
+      password: z.string().default('').describe('Password for basic auth (redacted in `berth info`).'),
+      auth: z
+        .string()
+        .default('')
+        .describe(
+          'base64 of "username:password", as in docker\'s config.json; wins over username and password (redacted in `berth info`).',
+        ),
+      identitytoken: z
+        .string()
+        .default('')
+        .describe("An OAuth2 refresh token for the registry's token service (redacted in `berth info`)."),
     })
-    .prefault({}),
+    .prefault({})
+    .describe(
+      "Credentials for the registry HOST, used when a pull carries none (the kubelet's pull secrets and `berth pull --creds` win).",
+    ),
 });
 
 export const DEFAULT_RUNTIMES: Readonly<Record<string, RuntimeConfig>> = Object.freeze({
@@ -89,77 +142,158 @@ export const DEFAULT_RUNTIMES: Readonly<Record<string, RuntimeConfig>> = Object.
 
 export const ConfigSchema = z
   .strictObject({
-    /** Persistent data: metadata DB, content store, snapshots. */
-    root: absolutePath.default('/var/lib/berth'),
-    /** Runtime state that does not survive a reboot: sockets, pinned namespaces, bundles. */
-    state: absolutePath.default('/run/berth'),
+    root: absolutePath
+      .default('/var/lib/berth')
+      .describe('Persistent data: metadata DB (meta.db), content store, snapshots.'),
+    state: absolutePath
+      .default('/run/berth')
+      .describe('Runtime state that does not survive a reboot: sockets, pinned namespaces, bundles.'),
     grpc: z
       .strictObject({
-        /** Unix socket path of the CRI and admin gRPC services. */
-        address: absolutePath.default('/run/berth/berth.sock'),
+        address: absolutePath
+          .default('/run/berth/berth.sock')
+          .describe('Unix socket of the CRI and admin gRPC services (mode 0660, owned by root).'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('The gRPC server the kubelet, crictl and berth talk to.'),
     metrics: z
       .strictObject({
-        /** Prometheus endpoint (http://ADDRESS/metrics); '' (the default) serves none. containerd's key. */
-        address: listenAddress.default(''),
+        address: listenAddress
+          .default('')
+          .describe(
+            'Prometheus endpoint, served as http://ADDRESS/metrics (e.g. "127.0.0.1:9090"); empty serves none. containerd\'s key.',
+          ),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('Opt-in Prometheus metrics: RPC counts and latencies, pulls, containers and pods by state, process.'),
     plugins: z
       .strictObject({
         cri: z
           .strictObject({
-            stream_server_address: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
-            /** 0 picks a free port. */
-            stream_server_port: z.int().min(0).max(65535).default(0),
-            /** HTTPS for the stream server: with the pair below, or a self-signed pair made at start. */
-            enable_tls_streaming: z.boolean().default(false),
+            stream_server_address: z
+              .union([z.ipv4(), z.ipv6()])
+              .meta({ typeLabel: 'IP address' })
+              .default('127.0.0.1')
+              .describe('Address of the exec/attach/port-forward stream server.'),
+            stream_server_port: z
+              .int()
+              .min(0)
+              .max(65535)
+              .default(0)
+              .describe('Port of the stream server; 0 picks a free one at each start.'),
+            enable_tls_streaming: z
+              .boolean()
+              .default(false)
+              .describe(
+                'Serve the stream server over HTTPS: with the pair below, or a self-signed pair made at start.',
+              ),
             x509_key_pair_streaming: z
               .strictObject({
-                /** PEM certificate of the stream server ('' with enable_tls_streaming: self-signed). */
-                tls_cert_file: z.union([z.literal(''), absolutePath]).default(''),
-                tls_key_file: z.union([z.literal(''), absolutePath]).default(''),
+                tls_cert_file: z
+                  .union([z.literal(''), absolutePath])
+                  .default('')
+                  .describe(
+                    'PEM certificate of the stream server; empty with enable_tls_streaming: a self-signed pair is made at each start.',
+                  ),
+                tls_key_file: z
+                  .union([z.literal(''), absolutePath])
+                  .default('')
+                  .describe('PEM private key of tls_cert_file.'),
               })
-              .prefault({}),
-            cgroup_driver: z.enum(['cgroupfs', 'systemd']).default('cgroupfs'),
-            /** The per-container monitor (Debian package conmon). */
-            conmon_path: absolutePath.default('/usr/bin/conmon'),
-            /** Layers of one pull downloaded at once (containerd's key of the same name). */
-            max_concurrent_downloads: z.int().min(1).max(64).default(3),
-            /**
-             * Container log rotation by Berth, for containers no kubelet rotates (docs/configuration.md,
-             * "Container logs"). "auto": containers of pods without the kubelet's io.kubernetes.pod.uid label.
-             */
-            container_log_rotation: z.enum(['auto', 'always', 'never']).default('auto'),
-            /** The kubelet's containerLogMaxSize: a live log at least this big is rotated. */
-            container_log_max_size: byteQuantity.default('10Mi'),
-            /** The kubelet's containerLogMaxFiles: files kept per container, the live one included. */
-            container_log_max_files: z.int().min(2).max(1000).default(5),
-            /** The kubelet's containerLogMonitorInterval: how often log sizes are checked. */
-            container_log_monitor_interval: logMonitorInterval.default('10s'),
+              .prefault({})
+              .describe("The stream server's TLS certificate and key (with enable_tls_streaming)."),
+            cgroup_driver: z
+              .enum(['cgroupfs', 'systemd'])
+              .default('cgroupfs')
+              .describe(
+                "How container cgroups are managed; must match the kubelet's cgroupDriver (reported by RuntimeConfig).",
+              ),
+            conmon_path: absolutePath
+              .default('/usr/bin/conmon')
+              .describe('The per-container monitor (Debian package conmon).'),
+            max_concurrent_downloads: z
+              .int()
+              .min(1)
+              .max(64)
+              .default(3)
+              .describe("Layers of one pull downloaded at once (containerd's key of the same name)."),
+            container_log_rotation: z
+              .enum(['auto', 'always', 'never'])
+              .default('auto')
+              .describe(
+                'Which containers\' logs Berth rotates itself (docs/configuration.md, "Container logs"). "auto": containers of pods without the kubelet\'s io.kubernetes.pod.uid label.',
+              ),
+            container_log_max_size: byteQuantity
+              .default('10Mi')
+              .describe("A live log at least this big is rotated (the kubelet's containerLogMaxSize)."),
+            container_log_max_files: z
+              .int()
+              .min(2)
+              .max(1000)
+              .default(5)
+              .describe("Log files kept per container, the live one included (the kubelet's containerLogMaxFiles)."),
+            container_log_monitor_interval: logMonitorInterval
+              .default('10s')
+              .describe("How often log sizes are checked (the kubelet's containerLogMonitorInterval)."),
             cni: z
               .strictObject({
-                bin_dir: searchPath.default('/opt/cni/bin:/usr/lib/cni'),
-                conf_dir: absolutePath.default('/etc/cni/net.d'),
-                /** Subnet(s) of the default bridge conflist Berth writes when conf_dir has no config. */
-                default_subnet: z.string().min(1).default('10.88.0.0/16'),
+                bin_dir: searchPath
+                  .default('/opt/cni/bin:/usr/lib/cni')
+                  .describe('Where CNI plugin binaries are looked up, in order (CNI_PATH).'),
+                conf_dir: absolutePath
+                  .default('/etc/cni/net.d')
+                  .describe(
+                    'CNI network configs; the first .conflist, .conf or .json file in name order is the pod network.',
+                  ),
+                default_subnet: cidrList
+                  .default('10.88.0.0/16')
+                  .describe(
+                    'Subnet(s) of the default bridge conflist (10-berth.conflist) Berth writes when conf_dir has no config; a pod CIDR the kubelet sets takes precedence.',
+                  ),
               })
-              .prefault({}),
+              .prefault({})
+              .describe('Pod networking through CNI plugins.'),
             containerd: z
               .strictObject({
-                snapshotter: z.enum(['overlayfs', 'native']).default('overlayfs'),
-                default_runtime_name: z.string().min(1).default('runc'),
-                runtimes: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/), RuntimeSchema).default({}),
+                snapshotter: z
+                  .enum(['overlayfs', 'native'])
+                  .default('overlayfs')
+                  .describe(
+                    'How image layers and container root filesystems are stored ("native": plain copies, no overlay mount).',
+                  ),
+                default_runtime_name: z
+                  .string()
+                  .min(1)
+                  .default('runc')
+                  .describe('The runtime of pods that name no runtime handler; one of the runtimes below.'),
+                runtimes: z
+                  .record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/), RuntimeSchema)
+                  .default({})
+                  .meta({ keyLabel: 'NAME' })
+                  .describe(
+                    'OCI runtimes by CRI runtime handler name. Tables here add to the built-in runc and crun; a table with one of those names replaces it.',
+                  ),
               })
-              .prefault({}),
+              .prefault({})
+              .describe('Snapshotter and OCI runtimes (section name as in containerd).'),
             registry: z
               .strictObject({
-                mirrors: z.record(z.string().min(1), MirrorSchema).default({}),
-                configs: z.record(z.string().min(1), RegistryHostSchema).default({}),
+                mirrors: z
+                  .record(z.string().min(1), MirrorSchema)
+                  .default({})
+                  .meta({ keyLabel: '"HOST"' })
+                  .describe('Mirrors of the registry HOST (e.g. "docker.io").'),
+                configs: z
+                  .record(z.string().min(1), RegistryHostSchema)
+                  .default({})
+                  .meta({ keyLabel: '"HOST"' })
+                  .describe('Per-registry settings of the registry HOST (e.g. "registry.example:5000").'),
               })
-              .prefault({}),
+              .prefault({})
+              .describe('Image registries.'),
           })
-          .prefault({}),
+          .prefault({})
+          .describe('The CRI service: streaming, cgroups, logs, CNI, runtimes, registries.'),
       })
       .prefault({}),
   })

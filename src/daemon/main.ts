@@ -4,8 +4,8 @@
  * unix socket. Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT) or --dry-run, 1 on a startup error.
  */
 import { Command, Option } from 'commander';
-import { createLogger, LOG_LEVELS } from '../base/logger.js';
-import type { LogLevel } from '../base/logger.js';
+import { createLogger, LOG_FORMATS, LOG_LEVELS } from '../base/logger.js';
+import type { LogFormat, LogLevel } from '../base/logger.js';
 import { messageOf } from '../base/errors.js';
 import { readPackageInfo } from '../base/version.js';
 import { loadConfig, renderConfigToml } from '../config/index.js';
@@ -14,6 +14,7 @@ import { Daemon } from './daemon.js';
 interface Options {
   readonly config?: string;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly dryRun: boolean;
 }
 
@@ -24,8 +25,16 @@ async function main(): Promise<void> {
     .version(version, '-v, --version')
     .option('-c, --config <path>', 'config file (default /etc/berth/config.toml when it exists)')
     .addOption(new Option('-l, --log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .addOption(
+      new Option('--log-format <format>', 'json lines (for journald and log shippers) or text (for a terminal)')
+        .choices(LOG_FORMATS)
+        .default('json'),
+    )
     .option('--dry-run', 'validate the config, print the effective config and exit', false)
-    .addHelpText('after', '\nExample:\n  berthd --config /etc/berth/config.toml --log-level debug\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  berthd --config /etc/berth/config.toml --log-level debug\n  berthd --log-format text\n',
+    )
     .parse();
   const opts = program.opts<Options>();
 
@@ -41,7 +50,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  const log = createLogger(opts.logLevel);
+  const log = createLogger(opts.logLevel, 'berthd', opts.logFormat);
   const daemon = new Daemon({ config, log, version });
   let isStopping = false;
   const stop = (signal: NodeJS.Signals): void => {

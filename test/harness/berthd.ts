@@ -28,6 +28,8 @@ export interface BerthdOptions {
    */
   readonly cni?: 'test' | 'empty' | 'broken';
   readonly logLevel?: string;
+  /** More berthd arguments (`--log-format text`). */
+  readonly extraArgs?: readonly string[];
   readonly startTimeoutMs?: number;
   /** Extra environment for berthd (crash tests arm BERTH_CRASH_POINT); restartBerthd does not carry it over. */
   readonly env?: Readonly<Record<string, string>>;
@@ -154,7 +156,7 @@ async function launch(args: {
   const address = `unix://${socketPath}`;
   const proc = spawn(
     process.execPath,
-    [BERTHD_MAIN, '--config', configPath, '--log-level', options.logLevel ?? 'debug'],
+    [BERTHD_MAIN, '--config', configPath, '--log-level', options.logLevel ?? 'debug', ...(options.extraArgs ?? [])],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ...options.env },

@@ -3,7 +3,10 @@ import type { Command } from 'commander';
 import { defaultConfig, renderConfigToml } from '../../config/index.js';
 
 export function registerConfig(program: Command): void {
-  const config = program.command('config').description('Berth configuration helpers');
+  const config = program
+    .command('config')
+    .description('Berth configuration helpers')
+    .addHelpText('after', '\nExample:\n  berth config default\n');
   config
     .command('default')
     .description('Print the complete default config.toml (every key with its default)')

@@ -33,7 +33,10 @@ export function contentRows(content: readonly ContentInfo[], nowMs = Date.now())
 }
 
 export function registerContent(program: Command): void {
-  const content = program.command('content').description('Inspect and remove blobs of the content store');
+  const content = program
+    .command('content')
+    .description('Inspect and remove blobs of the content store')
+    .addHelpText('after', '\nExamples:\n  berth content ls\n  berth content get sha256:1a2b... -o blob.tar.gz\n');
   content
     .command('ls')
     .alias('list')

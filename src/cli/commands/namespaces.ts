@@ -10,7 +10,11 @@ function formatLabels(labels: Readonly<Record<string, string>>): string {
 }
 
 export function registerNamespaces(program: Command): void {
-  const ns = program.command('namespaces').alias('ns').description("Manage namespaces (k8s.io is CRI's)");
+  const ns = program
+    .command('namespaces')
+    .alias('ns')
+    .description("Manage namespaces (k8s.io is CRI's)")
+    .addHelpText('after', '\nExamples:\n  berth namespaces ls\n  berth ns create team-a\n');
   ns.command('ls')
     .addOption(outputOption())
     .alias('list')

@@ -56,7 +56,8 @@ export function registerSnapshots(program: Command): void {
   const snapshots = program
     .command('snapshots')
     .alias('snapshot')
-    .description("Inspect and remove unpacked layers and containers' writable layers");
+    .description("Inspect and remove unpacked layers and containers' writable layers")
+    .addHelpText('after', '\nExamples:\n  berth snapshots ls\n  berth snapshots usage\n');
   snapshots
     .command('ls')
     .alias('list')

@@ -20,12 +20,11 @@ import type { Exec } from '../../base/exec.js';
 import { ensureDir, writeFileAtomic } from '../../base/fs.js';
 import type { Logger } from '../../base/logger.js';
 import { SingleFlight } from '../../base/single-flight.js';
+import { DEFAULT_CNI_CONFIG_FILE, defaultCniConfigList, renderCniConfigList } from '../../config/index.js';
 import { CniPlugin } from './cni-plugin.js';
 import {
-  DEFAULT_CONFIG_FILE,
   LOOPBACK_NETWORK,
   compareCniVersions,
-  defaultConfigList,
   findPluginBinary,
   fingerprintOf,
   listConfigFiles,
@@ -192,15 +191,15 @@ export class CniManager {
   }
 
   /**
-   * Writes 10-berth.conflist (see defaultConfigList) when conf_dir has no config file; creates the dir.
+   * Writes 10-berth.conflist (see defaultCniConfigList in config/) when conf_dir has no config file; creates the dir.
    * Returns whether it wrote one. An operator's file is never overwritten.
    */
   async writeDefaultConfig(): Promise<boolean> {
     if ((await listConfigFiles(this.confDir)).length > 0) return false;
-    const conf = defaultConfigList(this.defaultSubnet);
+    const conf = defaultCniConfigList(this.defaultSubnet);
     await ensureDir(this.confDir, 0o755);
-    const path = join(this.confDir, DEFAULT_CONFIG_FILE);
-    await writeFileAtomic(path, `${JSON.stringify(conf, null, 2)}\n`, 0o644);
+    const path = join(this.confDir, DEFAULT_CNI_CONFIG_FILE);
+    await writeFileAtomic(path, renderCniConfigList(conf), 0o644);
     this.log.info({ path }, 'wrote the default CNI network config');
     await this.reload();
     return true;

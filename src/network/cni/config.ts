@@ -1,5 +1,6 @@
 /**
- * CNI network configuration: finding the file in conf_dir, parsing and validating it, and Berth's default.
+ * CNI network configuration: finding the file in conf_dir, parsing and validating it (Berth's default
+ * conflist is built in config/, since `berth install` writes it too).
  * Like containerd (go-cni) and CRI-O, the first file in lexical order with a .conflist, .conf or .json
  * extension is the pod network; a single-plugin .conf/.json is wrapped into a one-plugin list as libcni's
  * ConfListFromConf does. The first file decides: a broken first file makes the network not ready rather
@@ -8,7 +9,7 @@
 import { access, constants, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, messageOf } from '../../base/errors.js';
-import { parsePodCidrs } from '../pod-cidr.js';
+import { CNI_CONFIG_EXTENSIONS, isCniConfigFile } from '../../config/index.js';
 import type { JsonObject } from './types.js';
 
 /** One plugin of a list: its raw object (sent to the plugin) plus the fields Berth reads. */
@@ -26,23 +27,13 @@ export interface NetworkConfigList {
   readonly plugins: readonly PluginConfig[];
 }
 
-export const CNI_CONFIG_EXTENSIONS = Object.freeze(['.conflist', '.conf', '.json'] as const);
-
-/** A CNI config file name; dot files are editors' temporaries and never count. */
-export function isCniConfigFile(name: string): boolean {
-  return CNI_CONFIG_EXTENSIONS.some((ext) => name.endsWith(ext)) && !name.startsWith('.');
-}
+export { CNI_CONFIG_EXTENSIONS, isCniConfigFile };
 
 /** Spec 1.0 "name": alphanumeric first, then alphanumerics, '_', '.', '-'. */
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** A plugin type is a file name in CNI_PATH: never a path, so a config cannot run an arbitrary binary. */
 const PLUGIN_TYPE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const SEMVER = /^(\d+)\.(\d+)\.(\d+)$/;
-
-export const DEFAULT_CONFIG_FILE = '10-berth.conflist';
-export const DEFAULT_NETWORK_NAME = 'berth';
-export const DEFAULT_BRIDGE = 'berth0';
-export const DEFAULT_SUBNET = '10.88.0.0/16';
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -198,36 +189,6 @@ export async function loadConfDir(confDir: string, binDirs: readonly string[]): 
   } catch (err) {
     return { kind: 'invalid', file, fingerprint, message: `network plugin is not ready: ${messageOf(err)}` };
   }
-}
-
-/**
- * Berth's default pod network, shaped like containerd's packaged 10-containerd-net.conflist: a bridge that is
- * the pods' gateway and masquerades their traffic, host-local addresses, and portmap for hostPorts. Loopback
- * is not in the list: CniManager brings up `lo` itself for every pod, as containerd does.
- */
-export function defaultConfigList(subnets: string = DEFAULT_SUBNET): JsonObject {
-  const cidrs = parsePodCidrs(subnets);
-  if (cidrs.length === 0) throw new BerthError('INVALID_ARGUMENT', 'default CNI subnet is empty');
-  const isV6 = (cidr: string): boolean => cidr.includes(':');
-  const routes = [
-    ...(cidrs.some((c) => !isV6(c)) ? [{ dst: '0.0.0.0/0' }] : []),
-    ...(cidrs.some(isV6) ? [{ dst: '::/0' }] : []),
-  ];
-  return {
-    cniVersion: '1.0.0',
-    name: DEFAULT_NETWORK_NAME,
-    plugins: [
-      {
-        type: 'bridge',
-        bridge: DEFAULT_BRIDGE,
-        isGateway: true,
-        ipMasq: true,
-        hairpinMode: true,
-        ipam: { type: 'host-local', ranges: cidrs.map((subnet) => [{ subnet }]), routes },
-      },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  };
 }
 
 /** containerd's (go-cni WithLoNetwork) loopback network: 0.3.1 so even old loopback binaries accept it. */

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   compareCniVersions,
-  defaultConfigList,
   listConfigFiles,
   loadConfDir,
   parseNetworkConfig,
 } from '../../../src/network/cni/config.js';
+import { defaultCniConfigList as defaultConfigList } from '../../../src/config/index.js';
 
 const LIST = JSON.stringify({
   cniVersion: '1.0.0',
