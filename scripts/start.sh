@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 socket=$(node dist/src/daemon/main.js --dry-run "$@" | sed -n '/^\[grpc\]/,/^\[/s/^address = "\(.*\)"$/\1/p' | head -n 1)
-node dist/src/daemon/main.js "$@" &
+node dist/src/daemon/main.js --log-format text "$@" &
 berthd=$!
 trap 'kill -TERM "$berthd" 2>/dev/null || true' INT TERM
 
