@@ -14,6 +14,7 @@ import type { FSWatcher } from 'node:fs';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { BerthError } from '../base/errors.js';
 import type { Exec, ExecResult } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
@@ -59,6 +60,33 @@ const CALLER_ERRORS: readonly RegExp[] = [
   /(cpuset\.(cpus|mems)|cpu\.cfs_(period|quota)_us|cpu\.max|memory\.(limit_in_bytes|max|memsw\.limit_in_bytes|swap\.max)|pids\.max).*(invalid argument|out of range|device or resource busy)/i,
   /cannot unmarshal/,
 ];
+
+/** `<runtime> list` prints every container's bundle and rootfs paths: allow thousands of them. */
+const LIST_OUTPUT_CAP = 16 * 1024 * 1024;
+/**
+ * `<runtime> list --format json`: runc prints an array of its containers' states, or `null` when it has none;
+ * crun prints `[]`. Only id, status and pid are used; other fields (bundle, created, owner…) are let through.
+ */
+const RuntimeListSchema = z
+  .array(z.object({ id: z.string(), status: z.string(), pid: z.number().int().nonnegative().optional() }))
+  .nullable();
+
+function runtimeStatusOf(status: string | undefined): RuntimeState['status'] {
+  return status === 'created' || status === 'running' || status === 'stopped' ? status : 'unknown';
+}
+
+/** Container id -> state, from `<runtime> list --format json` output; throws on anything else. */
+export function parseRuntimeList(stdout: string): Map<string, RuntimeState> {
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch (err) {
+    throw new BerthError('UNKNOWN', `runtime list printed no JSON: ${stdout.slice(0, 200)}`, { cause: err });
+  }
+  const parsed = RuntimeListSchema.safeParse(json);
+  if (!parsed.success) throw new BerthError('UNKNOWN', `runtime list: unexpected output: ${parsed.error.message}`);
+  return new Map((parsed.data ?? []).map((c) => [c.id, { status: runtimeStatusOf(c.status), pid: c.pid ?? 0 }]));
+}
 
 /** The code for a failed create: the caller's error when runc says so. */
 export function createFailureCode(message: string): 'INVALID_ARGUMENT' | 'UNKNOWN' {
@@ -197,9 +225,21 @@ export class ConmonRuntime implements ContainerRuntime {
       throw new BerthError('UNKNOWN', `state of container ${id}: ${stderrTail(res.stderr).trim()}`);
     }
     const st = JSON.parse(res.stdout) as { status?: string; pid?: number };
-    const status =
-      st.status === 'created' || st.status === 'running' || st.status === 'stopped' ? st.status : 'unknown';
-    return { status, pid: st.pid ?? 0 };
+    return { status: runtimeStatusOf(st.status), pid: st.pid ?? 0 };
+  }
+
+  async states(runtimeHandler: string): Promise<ReadonlyMap<string, RuntimeState>> {
+    const res = await this.opts.exec({
+      file: this.binaryOf(runtimeHandler),
+      args: [...this.runtimeArgs(), 'list', '--format', 'json'],
+      timeoutMs: RUNTIME_TIMEOUT_MS,
+      maxOutputBytes: LIST_OUTPUT_CAP,
+    });
+    if (res.exitCode !== 0 || res.truncated) {
+      const why = res.truncated ? `output over ${LIST_OUTPUT_CAP} bytes` : stderrTail(res.stderr).trim();
+      throw new BerthError('UNKNOWN', `list containers of runtime handler "${runtimeHandler}": ${why}`);
+    }
+    return parseRuntimeList(res.stdout);
   }
 
   async execSync(

@@ -34,6 +34,7 @@ import type { ContainerLogFile } from './log-rotator.js';
 import { buildOciSpec, cgroupsPathOf, computeResources, seccompProfileOf } from './oci-spec.js';
 import type { HostFacts } from './oci-spec.js';
 import type { OciDevice, OciSeccomp } from './oci-types.js';
+import { StartupStates } from './startup-states.js';
 
 export interface ContainerStatusFields {
   readonly pid: number;
@@ -145,7 +146,8 @@ export class ContainerService {
     const svc = new ContainerService(deps);
     await mkdir(deps.stateDir, { recursive: true, mode: 0o711 });
     deps.runtime.onExit((exit) => svc.recordExit(exit));
-    for (const record of deps.repo.all()) await svc.recover(record);
+    const startup = new StartupStates(deps.runtime, deps.log);
+    for (const record of deps.repo.all()) await svc.recover(record, startup);
     return svc;
   }
 
@@ -637,7 +639,7 @@ export class ContainerService {
     });
   }
 
-  private async recover(record: ContainerRecord): Promise<void> {
+  private async recover(record: ContainerRecord, startup: StartupStates): Promise<void> {
     let c: Container;
     try {
       c = this.fromRecord(record);
@@ -659,7 +661,7 @@ export class ContainerService {
         this.recordExit(exit);
         return;
       }
-      const st = await this.deps.runtime.state(c.id, c.runtimeHandler).catch(() => undefined);
+      const st = await startup.of(c.id, c.runtimeHandler);
       if (st === undefined || st.status === 'stopped' || st.status === 'unknown') {
         // Gone without an exit file (the node rebooted, or conmon was killed): report it as failed.
         this.recordExit({ id: c.id, exitCode: 255, finishedAtNs: this.deps.nowNs(), oomKilled: false });

@@ -94,7 +94,11 @@ export class SandboxService {
     const svc = new SandboxService(deps);
     await mkdir(join(deps.rootDir), { recursive: true, mode: 0o711 });
     await mkdir(join(deps.stateDir), { recursive: true, mode: 0o711 });
-    for (const record of deps.repo.all()) await svc.recover(record);
+    const records = deps.repo.all();
+    // One read of the mount table for all pods: one per namespace file made startup quadratic in the number of
+    // pods (each read parses every pod's mounts; issue #7).
+    const mounted = records.some((r) => r.state === 'ready') ? await deps.namespaces.mountedPaths() : new Set<string>();
+    for (const record of records) await svc.recover(record, mounted);
     return svc;
   }
 
@@ -274,7 +278,8 @@ export class SandboxService {
     this.sandboxes.delete(sandbox.id);
   }
 
-  private async recover(record: SandboxRecord): Promise<void> {
+  /** mounted: the mount points when startup began (the pinned namespace files of ready pods are among them). */
+  private async recover(record: SandboxRecord, mounted: ReadonlySet<string>): Promise<void> {
     let sandbox: Sandbox;
     try {
       sandbox = this.fromRecord(record);
@@ -292,7 +297,7 @@ export class SandboxService {
     }
     if (sandbox.state === 'ready') {
       const expected = [sandbox.network.netns, sandbox.network.ipcns].filter((p): p is string => p !== undefined);
-      const pinned = await Promise.all(expected.map((p) => this.deps.namespaces.isPinned(p)));
+      const pinned = expected.map((p) => mounted.has(p));
       const pidInit = sandbox.network.pidInit;
       if (pidInit) pinned.push(await this.deps.namespaces.isPidInit(pidInit));
       if (pinned.includes(false)) {
