@@ -50,6 +50,8 @@ const CREATE_TIMEOUT_MS = 120_000;
 const EXEC_OUTPUT_CAP = 16 * 1024 * 1024;
 const RESCAN_MS = 2000;
 const GONE = /does not exist|not found|no such file/i;
+/** conmon names each exit file after its container id. */
+const EXIT_FILE_NAME = /^[0-9a-f]{64}$/;
 const NOT_RUNNING = /not running|process already finished|container not found|no such process/i;
 /**
  * runc refusals caused by the request, not the node: a command that cannot run in the image, a limit the kernel
@@ -118,7 +120,12 @@ export class ConmonRuntime implements ContainerRuntime {
     for (const dir of [this.runtimeRoot, this.exitDir, this.socketDir]) {
       await mkdir(dir, { recursive: true, mode: 0o711 });
     }
-    this.watcher = watch(this.exitDir, () => void this.scanExits());
+    // An event names the file it is about: check that one (a scan of the dir per event made every exit cost
+    // O(containers); issue #7). Without a name, scan.
+    this.watcher = watch(
+      this.exitDir,
+      (_event, name) => void (name === null ? this.scanExits() : this.checkExit(name)),
+    );
     this.watcher.on('error', (err) => this.opts.log.warn({ err }, 'exit dir watch failed; rescanning on a timer'));
     // fs.watch can miss events (and none arrive for exits while berthd was down): rescan now and then.
     this.rescanTimer = setInterval(() => void this.scanExits(), RESCAN_MS);
@@ -403,13 +410,17 @@ export class ConmonRuntime implements ContainerRuntime {
     } catch {
       return;
     }
-    for (const id of names) {
-      if (!/^[0-9a-f]{64}$/.test(id) || this.reported.has(id)) continue;
-      const exit = await this.exitOf(id);
-      if (exit === undefined) continue; // conmon is still writing it
-      this.reported.add(id);
-      for (const listener of this.listeners) listener(exit);
-    }
+    for (const name of names) await this.checkExit(name);
+  }
+
+  /** Reports the exit in exit-dir file `name` once: not before conmon has written it, never twice. */
+  private async checkExit(name: string): Promise<void> {
+    if (this.reported.has(name) || !EXIT_FILE_NAME.test(name)) return;
+    const exit = await this.exitOf(name);
+    // Undefined: conmon is still writing it. Reported meanwhile: a scan and an event raced for it.
+    if (exit === undefined || this.reported.has(name)) return;
+    this.reported.add(name);
+    for (const listener of this.listeners) listener(exit);
   }
 
   private binaryOf(handler: string): string {

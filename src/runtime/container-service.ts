@@ -380,14 +380,18 @@ export class ContainerService {
   }
 
   list(namespace: string, filter: ContainerFilter = {}): Container[] {
-    return [...this.containers.values()].filter((c) => {
-      if (c.namespace !== namespace || c.state === 'creating') return false;
-      if (filter.id && !c.id.startsWith(filter.id)) return false;
-      if (filter.sandboxId && !c.sandboxId.startsWith(filter.sandboxId)) return false;
-      if (filter.state !== undefined && c.state !== filter.state) return false;
-      for (const [k, v] of Object.entries(filter.labels ?? {})) if (c.config.labels[k] !== v) return false;
-      return true;
-    });
+    // kubelet lists every second: one pass over the map, the label pairs taken apart once (not per container).
+    const labels = Object.entries(filter.labels ?? {});
+    const out: Container[] = [];
+    for (const c of this.containers.values()) {
+      if (c.namespace !== namespace || c.state === 'creating') continue;
+      if (filter.id && !c.id.startsWith(filter.id)) continue;
+      if (filter.sandboxId && !c.sandboxId.startsWith(filter.sandboxId)) continue;
+      if (filter.state !== undefined && c.state !== filter.state) continue;
+      if (labels.some(([k, v]) => c.config.labels[k] !== v)) continue;
+      out.push(c);
+    }
+    return out;
   }
 
   /** CPU, memory and writable-layer usage of the containers the filter selects (CRI ListContainerStats). */

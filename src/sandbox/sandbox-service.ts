@@ -188,13 +188,17 @@ export class SandboxService {
 
   /** Sandboxes of the namespace (not those still being created), oldest first. */
   list(namespace: string, filter: SandboxFilter = {}): Sandbox[] {
-    return [...this.sandboxes.values()].filter((s) => {
-      if (s.namespace !== namespace || s.state === 'creating') return false;
-      if (filter.id !== undefined && filter.id !== '' && !s.id.startsWith(filter.id)) return false;
-      if (filter.state !== undefined && s.state !== filter.state) return false;
-      for (const [k, v] of Object.entries(filter.labels ?? {})) if (s.spec.labels[k] !== v) return false;
-      return true;
-    });
+    // kubelet lists every second: one pass over the map, the label pairs taken apart once (not per pod).
+    const labels = Object.entries(filter.labels ?? {});
+    const out: Sandbox[] = [];
+    for (const s of this.sandboxes.values()) {
+      if (s.namespace !== namespace || s.state === 'creating') continue;
+      if (filter.id !== undefined && filter.id !== '' && !s.id.startsWith(filter.id)) continue;
+      if (filter.state !== undefined && s.state !== filter.state) continue;
+      if (labels.some(([k, v]) => s.spec.labels[k] !== v)) continue;
+      out.push(s);
+    }
+    return out;
   }
 
   private podDirs(id: string): { readonly root: string; readonly state: string } {

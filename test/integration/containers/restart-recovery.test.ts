@@ -64,7 +64,12 @@ describe('restart recovery', { skip, timeout: 180_000 }, () => {
       rt().createContainer.bind(rt()),
       {
         podSandboxId: podId,
-        config: ContainerConfig.fromJSON({ metadata: { name }, image: { image }, command: ['/bin/sleep', '1000'] }),
+        config: ContainerConfig.fromJSON({
+          metadata: { name },
+          image: { image },
+          command: ['/bin/sleep', '1000'],
+          labels: { app: name, tier: 'recovery' },
+        }),
         sandboxConfig: undefined,
       },
       60_000,
@@ -117,6 +122,31 @@ describe('restart recovery', { skip, timeout: 180_000 }, () => {
     assert.equal(gone.state, ContainerState.CONTAINER_EXITED);
     assert.equal(gone.exitCode, 255);
     assert.match(gone.message, /disappeared while berthd was down/);
+
+    // ListContainers filters (issue #7 reworked them) on the recovered set.
+    const list = async (filter: { state?: ContainerState; labels?: Record<string, string> }) =>
+      (
+        await unary(rt().listContainers.bind(rt()), {
+          filter: {
+            id: '',
+            podSandboxId: '',
+            state: filter.state === undefined ? undefined : { state: filter.state },
+            labelSelector: filter.labels ?? {},
+          },
+        })
+      ).containers;
+    assert.deepEqual(
+      (await list({ state: ContainerState.CONTAINER_RUNNING })).map((c) => c.id).sort(),
+      [...running].sort(),
+    );
+    assert.deepEqual(
+      (await list({ labels: { app: 'running-1', tier: 'recovery' } })).map((c) => c.id),
+      [running[1]],
+    );
+    assert.deepEqual(await list({ labels: { app: 'running-1', tier: 'other' } }), []);
+    const all = await list({ labels: { tier: 'recovery' } });
+    assert.equal(all.length, 5);
+    for (const c of all) assert.equal(c.imageRef, (await statusOf(c.id)).imageRef, c.id);
 
     await start(created);
     assert.equal((await statusOf(created)).state, ContainerState.CONTAINER_RUNNING);
