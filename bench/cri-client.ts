@@ -6,10 +6,17 @@ import { Metadata, credentials } from '@grpc/grpc-js';
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { ImageServiceClient, RuntimeServiceClient } from '../src/api/gen/cri.js';
 import type {
+  Container,
   ContainerConfig,
+  ContainerState,
+  ContainerStats,
+  ListContainerStatsResponse,
   ListContainersResponse,
   ListPodSandboxResponse,
+  ListPodSandboxStatsResponse,
+  PodSandbox,
   PodSandboxConfig,
+  PodSandboxStats,
   VersionResponse,
 } from '../src/api/gen/cri.js';
 
@@ -31,6 +38,13 @@ export interface CriClientOptions {
 
 export interface CallOptionsMs {
   readonly deadlineMs?: number;
+}
+
+/** What a List call can filter on (unset: no filter on it); labels are exact matches, ANDed. */
+export interface ListFilter {
+  readonly labels?: Readonly<Record<string, string>>;
+  /** ListContainers only. */
+  readonly containerState?: ContainerState;
 }
 
 const deadlineOf = (options: CallOptionsMs): number =>
@@ -150,6 +164,53 @@ export class CriClient {
       this.client.listPodSandbox({ filter: undefined }, new Metadata(), { deadline }, done),
     );
     return response.items.map((p) => p.id);
+  }
+
+  /** CRI ListContainers, with the filter as the kubelet sends one (an empty filter when none is given). */
+  async listContainers(filter: ListFilter = {}, options: CallOptionsMs = {}): Promise<Container[]> {
+    const deadline = deadlineOf(options);
+    const request = {
+      filter: {
+        id: '',
+        podSandboxId: '',
+        state: filter.containerState === undefined ? undefined : { state: filter.containerState },
+        labelSelector: { ...filter.labels },
+      },
+    };
+    const response = await unary<ListContainersResponse>((done) =>
+      this.client.listContainers(request, new Metadata(), { deadline }, done),
+    );
+    return response.containers;
+  }
+
+  /** CRI ListPodSandbox, filtered on labels. */
+  async listPodSandbox(filter: ListFilter = {}, options: CallOptionsMs = {}): Promise<PodSandbox[]> {
+    const deadline = deadlineOf(options);
+    const request = { filter: { id: '', state: undefined, labelSelector: { ...filter.labels } } };
+    const response = await unary<ListPodSandboxResponse>((done) =>
+      this.client.listPodSandbox(request, new Metadata(), { deadline }, done),
+    );
+    return response.items;
+  }
+
+  /** CRI ListContainerStats of every container (the kubelet's stats provider sends an empty filter). */
+  async listContainerStats(options: CallOptionsMs = {}): Promise<ContainerStats[]> {
+    const deadline = deadlineOf(options);
+    const request = { filter: { id: '', podSandboxId: '', labelSelector: {} } };
+    const response = await unary<ListContainerStatsResponse>((done) =>
+      this.client.listContainerStats(request, new Metadata(), { deadline }, done),
+    );
+    return response.stats;
+  }
+
+  /** CRI ListPodSandboxStats of every pod. */
+  async listPodSandboxStats(options: CallOptionsMs = {}): Promise<PodSandboxStats[]> {
+    const deadline = deadlineOf(options);
+    const request = { filter: { id: '', labelSelector: {} } };
+    const response = await unary<ListPodSandboxStatsResponse>((done) =>
+      this.client.listPodSandboxStats(request, new Metadata(), { deadline }, done),
+    );
+    return response.stats;
   }
 
   close(): void {

@@ -5,7 +5,8 @@
  * stops them all.
  *
  * start() returns as soon as the process is spawned, with spawnedAtNs taken just before spawn(); waitReady()
- * polls CRI Version until it answers. Both daemons go through the same code here and the same CriClient.
+ * polls CRI Version until it answers. killAndRestart() crashes a daemon (SIGKILL) and starts it again on the same
+ * dir, as a node whose runtime crashed and was restarted by systemd. Both daemons go through the same code here and the same CriClient.
  */
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -35,12 +36,18 @@ export interface Daemon {
   readonly name: DaemonName;
   /** unix:///…/x.sock */
   readonly endpoint: string;
+  /** Of the current process (killAndRestart spawns a new one). */
   readonly pid: number;
-  /** process.hrtime.bigint() just before spawn(). */
+  /** process.hrtime.bigint() just before the current process's spawn(). */
   readonly spawnedAtNs: bigint;
   /** The temp dir holding its root, state, socket and config. */
   readonly dir: string;
   hasExited(): boolean;
+  /**
+   * A crash and a restart: SIGKILL (the daemon cleans nothing up), wait for the exit, then spawn the same
+   * command on the same dir. pid and spawnedAtNs then describe the new process.
+   */
+  killAndRestart(): Promise<void>;
   /** "exit code 1", "signal SIGKILL", or "running". */
   exitStatus(): string;
   /** The last stderr output, for error messages. */
@@ -109,22 +116,39 @@ async function removeTempDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
+interface Launched {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly spawnedAtNs: bigint;
+}
+
 async function spawnDaemon(spec: SpawnSpec): Promise<Daemon> {
   let stderr = '';
-  const spawnedAtNs = process.hrtime.bigint();
-  const child = spawn(spec.file, spec.args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: spec.dir });
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-STDERR_TAIL_BYTES);
-  });
-  const pid = child.pid;
-  if (pid === undefined) {
-    const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+  const launch = async (): Promise<Launched> => {
+    const spawnedAtNs = process.hrtime.bigint();
+    const child = spawn(spec.file, spec.args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: spec.dir });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_TAIL_BYTES);
+    });
+    const pid = child.pid;
+    if (pid === undefined) {
+      const err = await new Promise<Error>((resolve) => child.once('error', resolve));
+      throw new Error(`${spec.name}: cannot spawn ${spec.file}: ${err.message}`);
+    }
+    return { child, pid, spawnedAtNs };
+  };
+  let current: Launched;
+  try {
+    current = await launch();
+  } catch (err) {
     await removeTempDir(spec.dir);
-    throw new Error(`${spec.name}: cannot spawn ${spec.file}: ${err.message}`);
+    throw err;
   }
+  const hasExited = (): boolean => current.child.exitCode !== null || current.child.signalCode !== null;
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
+    const { child, pid } = current;
     if (!(await waitForExit(child, 0))) {
       child.kill('SIGTERM');
       if (!(await waitForExit(child, STOP_GRACE_MS))) {
@@ -135,20 +159,34 @@ async function spawnDaemon(spec: SpawnSpec): Promise<Daemon> {
     }
     await removeTempDir(spec.dir);
   };
+  const killAndRestart = async (): Promise<void> => {
+    if (stopping !== undefined) throw new Error(`${spec.name}: killAndRestart after stop`);
+    const { child, pid } = current;
+    child.kill('SIGKILL');
+    if (!(await waitForExit(child, KILL_WAIT_MS))) throw new Error(`${spec.name} (pid ${pid}) survived SIGKILL`);
+    current = await launch();
+  };
   return {
     name: spec.name,
     endpoint: `unix://${spec.socketPath}`,
-    pid,
-    spawnedAtNs,
+    get pid() {
+      return current.pid;
+    },
+    get spawnedAtNs() {
+      return current.spawnedAtNs;
+    },
     dir: spec.dir,
-    hasExited: () => child.exitCode !== null || child.signalCode !== null,
-    exitStatus: () =>
-      child.exitCode !== null
+    hasExited,
+    exitStatus: () => {
+      const { child } = current;
+      return child.exitCode !== null
         ? `exit code ${child.exitCode}`
         : child.signalCode !== null
           ? `signal ${child.signalCode}`
-          : 'running',
+          : 'running';
+    },
     stderrTail: () => stderr,
+    killAndRestart,
     stop: () => (stopping ??= stop()),
   };
 }
@@ -399,8 +437,21 @@ export class DaemonPool {
   async start(driver: DaemonDriver, options: StartOptions = {}): Promise<Daemon> {
     const daemon = await driver.start(options);
     this.live.add(daemon);
+    // Delegates (no spread: pid and spawnedAtNs are getters that change on killAndRestart).
     return {
-      ...daemon,
+      name: daemon.name,
+      endpoint: daemon.endpoint,
+      dir: daemon.dir,
+      get pid() {
+        return daemon.pid;
+      },
+      get spawnedAtNs() {
+        return daemon.spawnedAtNs;
+      },
+      hasExited: () => daemon.hasExited(),
+      exitStatus: () => daemon.exitStatus(),
+      stderrTail: () => daemon.stderrTail(),
+      killAndRestart: () => daemon.killAndRestart(),
       stop: async () => {
         try {
           await daemon.stop();

@@ -7,7 +7,8 @@
  * calls a benchmark times itself). When the benchmark is done, even when it failed, withPodEnv stops and removes
  * them all while the daemon still runs, then checks that the daemon lists none and that none of its monitor or
  * pause processes is left (containers outlive their daemon, so a leak would survive the run); a leak fails the
- * benchmark. Then the daemon stops and the registry and network go.
+ * benchmark. Removal runs a few calls at a time (the scale benchmarks leave up to 1000 containers). Then the
+ * cgroup tree of pods given a benchCgroupBase parent (cgroups.ts) goes too. Then the daemon stops and the registry and network go.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -17,11 +18,13 @@ import type { Registry } from '../test/harness/registry.js';
 import { buildTestImages } from '../test/harness/test-images.js';
 import type { BenchContext } from './benchmark.js';
 import { withDaemon } from './benchmark.js';
+import { benchCgroupBase, removeBenchCgroups } from './cgroups.js';
 import { benchNetwork } from './cni-network.js';
 import { CriClient } from './cri-client.js';
 import type { Daemon } from './daemons.js';
 import { waitReady } from './daemons.js';
 import { importPause } from './pause-image.js';
+import { mapLimited } from './parallel.js';
 import { readProcessTable, selectDaemonProcesses } from './processes.js';
 
 const PULL_DEADLINE_MS = 120_000;
@@ -29,6 +32,8 @@ const RUN_POD_DEADLINE_MS = 60_000;
 /** How long monitors may take to exit after their container or pod is removed (containerd's shims linger a little). */
 const MONITOR_EXIT_WAIT_MS = 10_000;
 const MONITOR_POLL_MS = 100;
+/** Removals in flight at once: the scale benchmarks leave up to 1000 containers behind. */
+const REMOVE_CONCURRENCY = 4;
 
 export interface PodEnvOptions {
   /** Serve the test images from a local registry and pull busybox into the daemon (env.image). */
@@ -48,6 +53,11 @@ export interface PodEnv {
   runPod(config: PodSandboxConfig): Promise<string>;
   /** CreateContainer + StartContainer, tracked. */
   runContainer(podId: string, config: ContainerConfig, podConfig: PodSandboxConfig): Promise<string>;
+  /**
+   * Removes everything tracked so far, now, with the same leftover check as at the end (a benchmark that runs
+   * several rounds starts each on an empty daemon).
+   */
+  removeAll(): Promise<void>;
 }
 
 /** Pod `<prefix>-<index>` in namespace "bench", as the kubelet would describe it (log dir in the daemon's dir). */
@@ -82,8 +92,10 @@ async function removeAll(
   const note = (what: string) => (err: unknown) => {
     failures.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
   };
-  for (const id of containers) await client.removeContainer(id).catch(note(`remove container ${id}`));
-  for (const id of pods) await client.removePodSandbox(id).catch(note(`remove pod ${id}`));
+  await mapLimited([...containers], REMOVE_CONCURRENCY, (id) =>
+    client.removeContainer(id).catch(note(`remove container ${id}`)),
+  );
+  await mapLimited([...pods], REMOVE_CONCURRENCY, (id) => client.removePodSandbox(id).catch(note(`remove pod ${id}`)));
   const leftContainers = await client.listContainerIds({ deadlineMs: 10_000 });
   const leftPods = await client.listPodSandboxIds({ deadlineMs: 10_000 });
   if (leftContainers.length > 0) failures.push(`containers still listed: ${leftContainers.join(', ')}`);
@@ -97,6 +109,9 @@ async function removeAll(
       break;
     }
     await sleep(MONITOR_POLL_MS);
+  }
+  if (failures.length === 0) {
+    await removeBenchCgroups(benchCgroupBase(daemon)).catch(note("remove the pods' cgroups"));
   }
   if (failures.length > 0) throw new Error(`${daemon.name}: cleanup failed:\n  ${failures.join('\n  ')}`);
 }
@@ -142,6 +157,11 @@ export async function withPodEnv<T>(
             containers.add(id);
             await client.startContainer(id, { deadlineMs: RUN_POD_DEADLINE_MS });
             return id;
+          },
+          async removeAll() {
+            await removeAll(daemon, client, containers, pods);
+            containers.clear();
+            pods.clear();
           },
         };
         try {

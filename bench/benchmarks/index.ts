@@ -10,6 +10,11 @@ import { runPod } from './run-pod.js';
 import { containerMemory } from './container-memory.js';
 import { containerStart } from './container-start.js';
 import { versionLatency } from './version-latency.js';
+import { scaleMemory } from './scale-memory.js';
+import { listLatency } from './list-latency.js';
+import { statsLatency } from './stats-latency.js';
+import { restart } from './restart.js';
+import { concurrentChains } from './concurrent-chains.js';
 
 export const BENCHMARKS: readonly Benchmark[] = Object.freeze([
   coldStart,
@@ -19,4 +24,9 @@ export const BENCHMARKS: readonly Benchmark[] = Object.freeze([
   runPod,
   containerMemory,
   containerStart,
+  scaleMemory,
+  listLatency,
+  statsLatency,
+  restart,
+  concurrentChains,
 ]);

@@ -70,13 +70,29 @@ function imageRefOf(c: Container, images: ImageLookup): string {
   return image?.repoDigests[0] ?? c.imageId;
 }
 
-function toCriContainer(c: Container, images: ImageLookup): CriContainer {
+/**
+ * imageRefOf for many containers of one namespace: a node's containers share a few images, and resolving the
+ * image is most of the cost of a ListContainers entry (issue #7: 1000 containers).
+ */
+function imageRefCache(images: ImageLookup): (c: Container) => string {
+  const refs = new Map<string, string>();
+  return (c) => {
+    let ref = refs.get(c.imageId);
+    if (ref === undefined) {
+      ref = imageRefOf(c, images);
+      refs.set(c.imageId, ref);
+    }
+    return ref;
+  };
+}
+
+function toCriContainer(c: Container, imageRef: string): CriContainer {
   return {
     id: c.id,
     podSandboxId: c.sandboxId,
     metadata: c.config.metadata,
     image: { image: c.imageRef, annotations: {}, userSpecifiedImage: c.imageRef, runtimeHandler: '', imageRef: '' },
-    imageRef: imageRefOf(c, images),
+    imageRef,
     state: STATES[c.state],
     createdAt: c.createdAtNs,
     labels: { ...c.config.labels },
@@ -86,7 +102,7 @@ function toCriContainer(c: Container, images: ImageLookup): CriContainer {
 }
 
 export function toContainerStatus(c: Container, images: ImageLookup): ContainerStatus {
-  const base = toCriContainer(c, images);
+  const base = toCriContainer(c, imageRefOf(c, images));
   return {
     id: c.id,
     metadata: c.config.metadata,
@@ -175,7 +191,8 @@ export function listContainers(containers: Containers, images: ImageLookup) {
       ...(state === undefined ? {} : { state }),
       labels: f?.labelSelector ?? {},
     });
-    return { containers: list.map((c) => toCriContainer(c, images)) };
+    const refOf = imageRefCache(images);
+    return { containers: list.map((c) => toCriContainer(c, refOf(c))) };
   };
 }
 

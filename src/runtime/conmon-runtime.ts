@@ -14,6 +14,7 @@ import type { FSWatcher } from 'node:fs';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { BerthError } from '../base/errors.js';
 import type { Exec, ExecResult } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
@@ -49,6 +50,8 @@ const CREATE_TIMEOUT_MS = 120_000;
 const EXEC_OUTPUT_CAP = 16 * 1024 * 1024;
 const RESCAN_MS = 2000;
 const GONE = /does not exist|not found|no such file/i;
+/** conmon names each exit file after its container id. */
+const EXIT_FILE_NAME = /^[0-9a-f]{64}$/;
 const NOT_RUNNING = /not running|process already finished|container not found|no such process/i;
 /**
  * runc refusals caused by the request, not the node: a command that cannot run in the image, a limit the kernel
@@ -59,6 +62,33 @@ const CALLER_ERRORS: readonly RegExp[] = [
   /(cpuset\.(cpus|mems)|cpu\.cfs_(period|quota)_us|cpu\.max|memory\.(limit_in_bytes|max|memsw\.limit_in_bytes|swap\.max)|pids\.max).*(invalid argument|out of range|device or resource busy)/i,
   /cannot unmarshal/,
 ];
+
+/** `<runtime> list` prints every container's bundle and rootfs paths: allow thousands of them. */
+const LIST_OUTPUT_CAP = 16 * 1024 * 1024;
+/**
+ * `<runtime> list --format json`: runc prints an array of its containers' states, or `null` when it has none;
+ * crun prints `[]`. Only id, status and pid are used; other fields (bundle, created, owner…) are let through.
+ */
+const RuntimeListSchema = z
+  .array(z.object({ id: z.string(), status: z.string(), pid: z.number().int().nonnegative().optional() }))
+  .nullable();
+
+function runtimeStatusOf(status: string | undefined): RuntimeState['status'] {
+  return status === 'created' || status === 'running' || status === 'stopped' ? status : 'unknown';
+}
+
+/** Container id -> state, from `<runtime> list --format json` output; throws on anything else. */
+export function parseRuntimeList(stdout: string): Map<string, RuntimeState> {
+  let json: unknown;
+  try {
+    json = JSON.parse(stdout);
+  } catch (err) {
+    throw new BerthError('UNKNOWN', `runtime list printed no JSON: ${stdout.slice(0, 200)}`, { cause: err });
+  }
+  const parsed = RuntimeListSchema.safeParse(json);
+  if (!parsed.success) throw new BerthError('UNKNOWN', `runtime list: unexpected output: ${parsed.error.message}`);
+  return new Map((parsed.data ?? []).map((c) => [c.id, { status: runtimeStatusOf(c.status), pid: c.pid ?? 0 }]));
+}
 
 /** The code for a failed create: the caller's error when runc says so. */
 export function createFailureCode(message: string): 'INVALID_ARGUMENT' | 'UNKNOWN' {
@@ -90,7 +120,12 @@ export class ConmonRuntime implements ContainerRuntime {
     for (const dir of [this.runtimeRoot, this.exitDir, this.socketDir]) {
       await mkdir(dir, { recursive: true, mode: 0o711 });
     }
-    this.watcher = watch(this.exitDir, () => void this.scanExits());
+    // An event names the file it is about: check that one (a scan of the dir per event made every exit cost
+    // O(containers); issue #7). Without a name, scan.
+    this.watcher = watch(
+      this.exitDir,
+      (_event, name) => void (name === null ? this.scanExits() : this.checkExit(name)),
+    );
     this.watcher.on('error', (err) => this.opts.log.warn({ err }, 'exit dir watch failed; rescanning on a timer'));
     // fs.watch can miss events (and none arrive for exits while berthd was down): rescan now and then.
     this.rescanTimer = setInterval(() => void this.scanExits(), RESCAN_MS);
@@ -197,9 +232,21 @@ export class ConmonRuntime implements ContainerRuntime {
       throw new BerthError('UNKNOWN', `state of container ${id}: ${stderrTail(res.stderr).trim()}`);
     }
     const st = JSON.parse(res.stdout) as { status?: string; pid?: number };
-    const status =
-      st.status === 'created' || st.status === 'running' || st.status === 'stopped' ? st.status : 'unknown';
-    return { status, pid: st.pid ?? 0 };
+    return { status: runtimeStatusOf(st.status), pid: st.pid ?? 0 };
+  }
+
+  async states(runtimeHandler: string): Promise<ReadonlyMap<string, RuntimeState>> {
+    const res = await this.opts.exec({
+      file: this.binaryOf(runtimeHandler),
+      args: [...this.runtimeArgs(), 'list', '--format', 'json'],
+      timeoutMs: RUNTIME_TIMEOUT_MS,
+      maxOutputBytes: LIST_OUTPUT_CAP,
+    });
+    if (res.exitCode !== 0 || res.truncated) {
+      const why = res.truncated ? `output over ${LIST_OUTPUT_CAP} bytes` : stderrTail(res.stderr).trim();
+      throw new BerthError('UNKNOWN', `list containers of runtime handler "${runtimeHandler}": ${why}`);
+    }
+    return parseRuntimeList(res.stdout);
   }
 
   async execSync(
@@ -363,13 +410,17 @@ export class ConmonRuntime implements ContainerRuntime {
     } catch {
       return;
     }
-    for (const id of names) {
-      if (!/^[0-9a-f]{64}$/.test(id) || this.reported.has(id)) continue;
-      const exit = await this.exitOf(id);
-      if (exit === undefined) continue; // conmon is still writing it
-      this.reported.add(id);
-      for (const listener of this.listeners) listener(exit);
-    }
+    for (const name of names) await this.checkExit(name);
+  }
+
+  /** Reports the exit in exit-dir file `name` once: not before conmon has written it, never twice. */
+  private async checkExit(name: string): Promise<void> {
+    if (this.reported.has(name) || !EXIT_FILE_NAME.test(name)) return;
+    const exit = await this.exitOf(name);
+    // Undefined: conmon is still writing it. Reported meanwhile: a scan and an event raced for it.
+    if (exit === undefined || this.reported.has(name)) return;
+    this.reported.add(name);
+    for (const listener of this.listeners) listener(exit);
   }
 
   private binaryOf(handler: string): string {

@@ -49,6 +49,11 @@ export interface ContainerRuntime {
   /** `<runtime> delete --force`, and conmon's files; idempotent. */
   delete(id: string, runtimeHandler: string): Promise<void>;
   state(id: string, runtimeHandler: string): Promise<RuntimeState>;
+  /**
+   * Every container this runtime handler knows, with its state (`<runtime> list`): startup recovery asks once
+   * instead of once per container. A container it does not list does not exist for it (state() says "stopped").
+   */
+  states(runtimeHandler: string): Promise<ReadonlyMap<string, RuntimeState>>;
   execSync(id: string, runtimeHandler: string, cmd: readonly string[], timeoutMs: number): Promise<ExecSyncResult>;
   /** A process in the container whose stdio the caller relays (streaming exec); the caller ends it. */
   execInteractive(

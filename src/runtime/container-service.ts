@@ -35,6 +35,7 @@ import type { ContainerLogFile } from './log-rotator.js';
 import { buildOciSpec, cgroupsPathOf, computeResources, seccompProfileOf } from './oci-spec.js';
 import type { HostFacts } from './oci-spec.js';
 import type { OciDevice, OciSeccomp } from './oci-types.js';
+import { StartupStates } from './startup-states.js';
 
 export interface ContainerStatusFields {
   readonly pid: number;
@@ -146,7 +147,8 @@ export class ContainerService {
     const svc = new ContainerService(deps);
     await mkdir(deps.stateDir, { recursive: true, mode: 0o711 });
     deps.runtime.onExit((exit) => svc.recordExit(exit));
-    for (const record of deps.repo.all()) await svc.recover(record);
+    const startup = new StartupStates(deps.runtime, deps.log);
+    for (const record of deps.repo.all()) await svc.recover(record, startup);
     return svc;
   }
 
@@ -396,14 +398,18 @@ export class ContainerService {
   }
 
   list(namespace: string, filter: ContainerFilter = {}): Container[] {
-    return [...this.containers.values()].filter((c) => {
-      if (c.namespace !== namespace || c.state === 'creating') return false;
-      if (filter.id && !c.id.startsWith(filter.id)) return false;
-      if (filter.sandboxId && !c.sandboxId.startsWith(filter.sandboxId)) return false;
-      if (filter.state !== undefined && c.state !== filter.state) return false;
-      for (const [k, v] of Object.entries(filter.labels ?? {})) if (c.config.labels[k] !== v) return false;
-      return true;
-    });
+    // kubelet lists every second: one pass over the map, the label pairs taken apart once (not per container).
+    const labels = Object.entries(filter.labels ?? {});
+    const out: Container[] = [];
+    for (const c of this.containers.values()) {
+      if (c.namespace !== namespace || c.state === 'creating') continue;
+      if (filter.id && !c.id.startsWith(filter.id)) continue;
+      if (filter.sandboxId && !c.sandboxId.startsWith(filter.sandboxId)) continue;
+      if (filter.state !== undefined && c.state !== filter.state) continue;
+      if (labels.some(([k, v]) => c.config.labels[k] !== v)) continue;
+      out.push(c);
+    }
+    return out;
   }
 
   /** CPU, memory and writable-layer usage of the containers the filter selects (CRI ListContainerStats). */
@@ -700,7 +706,7 @@ export class ContainerService {
     });
   }
 
-  private async recover(record: ContainerRecord): Promise<void> {
+  private async recover(record: ContainerRecord, startup: StartupStates): Promise<void> {
     let c: Container;
     try {
       c = this.fromRecord(record);
@@ -722,7 +728,7 @@ export class ContainerService {
         this.recordExit(exit);
         return;
       }
-      const st = await this.deps.runtime.state(c.id, c.runtimeHandler).catch(() => undefined);
+      const st = await startup.of(c.id, c.runtimeHandler);
       if (st === undefined || st.status === 'stopped' || st.status === 'unknown') {
         // Gone without an exit file (the node rebooted, or conmon was killed): report it as failed.
         this.recordExit({ id: c.id, exitCode: 255, finishedAtNs: this.deps.nowNs(), oomKilled: false });

@@ -97,8 +97,9 @@ export class PodNamespaces {
     }
   }
 
-  async isPinned(file: string): Promise<boolean> {
-    return (await mountPoints()).has(file);
+  /** Every mount point now: one read of the mount table to check many pinned files (startup recovery). */
+  async mountedPaths(): Promise<ReadonlySet<string>> {
+    return mountPoints();
   }
 
   async mountShm(target: string): Promise<void> {

@@ -98,7 +98,11 @@ export class SandboxService {
     const svc = new SandboxService(deps);
     await mkdir(join(deps.rootDir), { recursive: true, mode: 0o711 });
     await mkdir(join(deps.stateDir), { recursive: true, mode: 0o711 });
-    for (const record of deps.repo.all()) await svc.recover(record);
+    const records = deps.repo.all();
+    // One read of the mount table for all pods: one per namespace file made startup quadratic in the number of
+    // pods (each read parses every pod's mounts; issue #7).
+    const mounted = records.some((r) => r.state === 'ready') ? await deps.namespaces.mountedPaths() : new Set<string>();
+    for (const record of records) await svc.recover(record, mounted);
     return svc;
   }
 
@@ -206,13 +210,17 @@ export class SandboxService {
 
   /** Sandboxes of the namespace (not those still being created), oldest first. */
   list(namespace: string, filter: SandboxFilter = {}): Sandbox[] {
-    return [...this.sandboxes.values()].filter((s) => {
-      if (s.namespace !== namespace || s.state === 'creating') return false;
-      if (filter.id !== undefined && filter.id !== '' && !s.id.startsWith(filter.id)) return false;
-      if (filter.state !== undefined && s.state !== filter.state) return false;
-      for (const [k, v] of Object.entries(filter.labels ?? {})) if (s.spec.labels[k] !== v) return false;
-      return true;
-    });
+    // kubelet lists every second: one pass over the map, the label pairs taken apart once (not per pod).
+    const labels = Object.entries(filter.labels ?? {});
+    const out: Sandbox[] = [];
+    for (const s of this.sandboxes.values()) {
+      if (s.namespace !== namespace || s.state === 'creating') continue;
+      if (filter.id !== undefined && filter.id !== '' && !s.id.startsWith(filter.id)) continue;
+      if (filter.state !== undefined && s.state !== filter.state) continue;
+      if (labels.some(([k, v]) => s.spec.labels[k] !== v)) continue;
+      out.push(s);
+    }
+    return out;
   }
 
   /** Pods per state in every namespace, each state present (metrics). */
@@ -310,7 +318,8 @@ export class SandboxService {
     this.sandboxes.delete(sandbox.id);
   }
 
-  private async recover(record: SandboxRecord): Promise<void> {
+  /** mounted: the mount points when startup began (the pinned namespace files of ready pods are among them). */
+  private async recover(record: SandboxRecord, mounted: ReadonlySet<string>): Promise<void> {
     let sandbox: Sandbox;
     try {
       sandbox = this.fromRecord(record);
@@ -328,7 +337,7 @@ export class SandboxService {
     }
     if (sandbox.state === 'ready') {
       const expected = [sandbox.network.netns, sandbox.network.ipcns].filter((p): p is string => p !== undefined);
-      const pinned = await Promise.all(expected.map((p) => this.deps.namespaces.isPinned(p)));
+      const pinned = expected.map((p) => mounted.has(p));
       const pidInit = sandbox.network.pidInit;
       if (pidInit) pinned.push(await this.deps.namespaces.isPidInit(pidInit));
       if (pinned.includes(false)) {
