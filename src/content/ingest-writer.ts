@@ -10,6 +10,7 @@ import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { crashPoint } from '../base/crash-point.js';
 import { BerthError, errorCode, isBerthError } from '../base/errors.js';
 import type { ErrorCode } from '../base/errors.js';
 
@@ -117,6 +118,7 @@ export class IngestWriter implements ContentWriter {
       // Written after any truncate: a crash in between leaves an empty ingest, never old bytes under a new name.
       await writeFile(join(dir, 'ref'), ref, { mode: 0o600 });
       await writeFile(join(dir, 'expected'), JSON.stringify(expected), { mode: 0o600 });
+      crashPoint('content.ingest.after-open');
       return writer;
     } catch (err) {
       await fh.close().catch(() => undefined);
@@ -156,6 +158,7 @@ export class IngestWriter implements ContentWriter {
     }
     this.hash.update(chunk);
     this.size += chunk.length;
+    if (this.size > 0 && this.size < (limit ?? Infinity)) crashPoint('content.ingest.mid-blob');
   }
 
   async reset(): Promise<void> {
@@ -186,8 +189,10 @@ export class IngestWriter implements ContentWriter {
       await this.fh.chmod(BLOB_MODE);
       await this.fh.sync();
       await this.fh.close();
+      crashPoint('content.commit.before-rename');
       await rename(join(this.dir, 'data'), target);
       await syncDir(dirname(target));
+      crashPoint('content.commit.after-rename');
     } catch (err) {
       await this.abort(); // the ingest is read-only now and cannot be resumed
       throw ioError(err, `commit content ${digest}`);

@@ -6,6 +6,7 @@
  * layers below it have arrived, while later layers are still downloading, as containerd's unpacker does.
  * Listeners get per-layer progress (bytes and state), which the admin service streams to `berth pull`.
  */
+import { crashPoint } from '../base/crash-point.js';
 import { BerthError } from '../base/errors.js';
 import { SingleFlight } from '../base/single-flight.js';
 import type { ContentStore, LeaseManager } from '../content/index.js';
@@ -109,6 +110,7 @@ export class ImagePuller {
     }
     const manifest: Manifest = doc.manifest;
     const endpoint = fetched.endpoint;
+    crashPoint('image.pull.after-manifest');
 
     const { onProgress: _layersOnly, ...configOpts } = opts;
     await this.fetchBlob(repo, manifest.config, lease, endpoint, configOpts);
@@ -122,6 +124,7 @@ export class ImagePuller {
         `${what}: manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff_ids`,
       );
     }
+    crashPoint('image.pull.after-config');
     await this.fetchAndUnpack(repo, manifest.layers, config.rootfs.diff_ids, lease, endpoint, opts);
     await this.keep(lease, fetched.bytes, fetched.digest);
     return {

@@ -3,6 +3,7 @@
  * Reads come from memory (ImageIndex + per-image details loaded once from the content store); a pull
  * writes all content first and the name records last, in one transaction, so a listed image is whole.
  */
+import { crashPoint } from '../base/crash-point.js';
 import { BerthError, errorCode } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import type { ContentStore, LeaseManager } from '../content/index.js';
@@ -127,10 +128,12 @@ export class ImageService {
 
   private async pullUnderLease(namespace: string, ref: ImageReference, opts: PullIntoLease): Promise<ImageView> {
     const pulled = await this.puller.pull(ref, opts);
+    crashPoint('image.pull.before-record');
     const names = [nameWithTag(ref), nameWithDigest(ref, pulled.resolvedDigest)].filter(
       (n): n is string => n !== undefined,
     );
     await this.record(namespace, names, pulled);
+    crashPoint('image.pull.after-record');
     return this.view(this.index.getById(namespace, pulled.configDigest)!);
   }
 
@@ -174,7 +177,8 @@ export class ImageService {
 
   /**
    * Removes a name, or every name of an image given by id. Removing one tag of several keeps the image.
-   * Idempotent: an unknown image is not an error (api.proto RemoveImage).
+   * Idempotent: an unknown image is not an error (api.proto RemoveImage), and removing it again still runs
+   * GC, so a retry finishes a removal that a crash cut off between the names and the blobs.
    */
   async remove(namespace: string, refOrId: string): Promise<void> {
     const byId = looksLikeImageId(refOrId) || /^[0-9a-f]{3,63}$/.test(refOrId);
@@ -190,10 +194,12 @@ export class ImageService {
       const tags = siblings.filter((r) => !r.name.includes('@'));
       names = record === undefined ? [] : tags.length <= 1 ? siblings.map((r) => r.name) : [record.name];
     }
-    if (names.length === 0) return;
-    this.repo.deleteAll(namespace, names);
-    for (const n of names) this.index.remove(namespace, n);
-    this.log.info({ namespace, names }, 'image names removed');
+    if (names.length > 0) {
+      this.repo.deleteAll(namespace, names);
+      for (const n of names) this.index.remove(namespace, n);
+      this.log.info({ namespace, names }, 'image names removed');
+      crashPoint('image.remove.after-names');
+    }
     await this.collectGarbage();
   }
 
@@ -373,6 +379,7 @@ export class ImageService {
     }
     // Leases are checked per blob at unlink time: a pull that starts while GC runs still protects its blobs.
     const result = await this.content.gc(this.referencedDigests(), { leases: this.leases });
+    crashPoint('image.gc.after-blobs');
     const staleIngests = await this.content.cleanupIngests(STALE_INGEST_MS);
     const layers = await this.removeUnusedLayers();
     if (result.removed.length > 0 || layers > 0 || staleIngests > 0) {
@@ -399,6 +406,7 @@ export class ImageService {
       try {
         await this.layers.remove(l.chainId);
         removed++;
+        if (removed < unused.length) crashPoint('image.gc.mid-layers');
       } catch (err) {
         // A container's writable snapshot (or a layer above it) still stands on this layer: keep it.
         if (errorCode(err) !== 'FAILED_PRECONDITION') throw err;
