@@ -28,20 +28,25 @@ const byteQuantity = z.string().refine(
   { message: 'must be a size of at least 1 byte like "10Mi", "64Ki" or "1G"' },
 );
 
-/** A Go-style duration ("10s", "500ms") between MIN and MAX. */
-const MIN_LOG_MONITOR_INTERVAL_MS = 100;
-const MAX_LOG_MONITOR_INTERVAL_MS = 3_600_000;
-const logMonitorInterval = z.string().refine(
-  (v) => {
-    try {
-      const ms = parseDurationMs(v);
-      return ms >= MIN_LOG_MONITOR_INTERVAL_MS && ms <= MAX_LOG_MONITOR_INTERVAL_MS;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'must be a duration from "100ms" to "1h", like "10s"' },
-);
+/** A Go-style duration ("10s", "500ms") from minMs to maxMs; `range` says so in the message. */
+function duration(minMs: number, maxMs: number, range: string) {
+  return z.string().refine(
+    (v) => {
+      try {
+        const ms = parseDurationMs(v);
+        return ms >= minMs && ms <= maxMs;
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a duration from ${range}, like "10s"` },
+  );
+}
+
+const HOUR_MS = 3_600_000;
+const logMonitorInterval = duration(100, HOUR_MS, '"100ms" to "1h"');
+/** Time limits of child processes: finite, and long enough for a loaded node. */
+const childTimeout = duration(100, HOUR_MS, '"100ms" to "1h"');
 
 export const RuntimeSchema = z.strictObject({
   /** "oci": an OCI runtime binary (runc, crun) run under conmon. containerd's runc v2 shim name is accepted as an alias. */
@@ -107,6 +112,10 @@ export const ConfigSchema = z
             cgroup_driver: z.enum(['cgroupfs', 'systemd']).default('cgroupfs'),
             /** The per-container monitor (Debian package conmon). */
             conmon_path: absolutePath.default('/usr/bin/conmon'),
+            /** Time limit of each OCI runtime command (state, start, kill, delete, update); then DEADLINE_EXCEEDED. */
+            runtime_timeout: childTimeout.default('60s'),
+            /** Time limit for conmon and the runtime to create a container (CreateContainer's slow step). */
+            runtime_create_timeout: childTimeout.default('2m'),
             /** Layers of one pull downloaded at once (containerd's key of the same name). */
             max_concurrent_downloads: z.int().min(1).max(64).default(3),
             /**
@@ -126,6 +135,8 @@ export const ConfigSchema = z
                 conf_dir: absolutePath.default('/etc/cni/net.d'),
                 /** Subnet(s) of the default bridge conflist Berth writes when conf_dir has no config. */
                 default_subnet: z.string().min(1).default('10.88.0.0/16'),
+                /** Time limit of one CNI plugin run (ADD, DEL or CHECK). */
+                plugin_timeout: childTimeout.default('60s'),
               })
               .prefault({}),
             containerd: z

@@ -20,8 +20,12 @@ export interface BerthdOptions {
   readonly extraToml?: string;
   /** Extra `key = value` lines for the generated [plugins.cri] section (TOML forbids repeating it). */
   readonly criToml?: string;
-  /** Replace the generated [plugins.cri.cni] section contents. */
+  /** The CNI conf_dir (default: a dir of the test's own). */
   readonly cniConfDir?: string;
+  /** Extra `key = value` lines for the generated [plugins.cri.cni] section (bin_dir, plugin_timeout). */
+  readonly cniToml?: string;
+  /** A root dir of the caller's (e.g. a small tmpfs it mounted) instead of <temp dir>/root. */
+  readonly root?: string;
   /**
    * 'test' (default): a network of its own (harness/test-network.ts); 'empty': nothing in conf_dir, so berthd
    * writes its default conflist; 'broken': an unreadable conflist, so NetworkReady is false.
@@ -62,9 +66,15 @@ export async function makeTempDir(prefix = 'berth-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
-export function baseConfigToml(dir: string, cniConfDir: string, criToml = ''): string {
+export function baseConfigToml(
+  dir: string,
+  cniConfDir: string,
+  criToml = '',
+  cniToml = '',
+  root = `${dir}/root`,
+): string {
   return [
-    `root = "${dir}/root"`,
+    `root = "${root}"`,
     `state = "${dir}/state"`,
     '[grpc]',
     `address = "${dir}/state/berth.sock"`,
@@ -73,6 +83,7 @@ export function baseConfigToml(dir: string, cniConfDir: string, criToml = ''): s
     ...(criToml === '' ? [] : [criToml.trimEnd()]),
     '[plugins.cri.cni]',
     `conf_dir = "${cniConfDir}"`,
+    ...(cniToml === '' ? [] : [cniToml.trimEnd()]),
     '',
   ].join('\n');
 }
@@ -133,8 +144,9 @@ export async function startBerthd(options: BerthdOptions = {}): Promise<Berthd> 
   const network = cni === 'test' ? await writeTestNetwork(cniConfDir) : undefined;
   if (cni === 'broken') await writeFile(join(cniConfDir, '10-broken.conflist'), '{ not json');
   const configPath = join(dir, 'config.toml');
-  await writeFile(configPath, baseConfigToml(dir, cniConfDir, options.criToml) + (options.extraToml ?? ''));
-  return launch({ dir, configPath, cniConfDir, network, options });
+  const toml = baseConfigToml(dir, cniConfDir, options.criToml, options.cniToml, options.root);
+  await writeFile(configPath, toml + (options.extraToml ?? ''));
+  return launch({ dir, configPath, cniConfDir, network, root: options.root ?? join(dir, 'root'), options });
 }
 
 /** Starts berthd again on the dirs of an earlier (stopped or killed) instance. */
@@ -144,6 +156,7 @@ export function restartBerthd(previous: Berthd, options: BerthdOptions = {}): Pr
     configPath: previous.configPath,
     cniConfDir: previous.cniConfDir,
     network: previous.network,
+    root: previous.root,
     options,
   });
 }
@@ -153,9 +166,10 @@ async function launch(args: {
   configPath: string;
   cniConfDir: string;
   network: TestNetwork | undefined;
+  root: string;
   options: BerthdOptions;
 }): Promise<Berthd> {
-  const { dir, configPath, cniConfDir, network, options } = args;
+  const { dir, configPath, cniConfDir, network, root, options } = args;
   const socketPath = join(dir, 'state', 'berth.sock');
   const address = `unix://${socketPath}`;
   const proc = spawn(
@@ -209,7 +223,7 @@ async function launch(args: {
   return {
     network,
     dir,
-    root: join(dir, 'root'),
+    root,
     state: join(dir, 'state'),
     socketPath,
     address,
