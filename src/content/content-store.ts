@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BATCH_BYTES } from '../base/batched-write.js';
 import { crashPoint } from '../base/crash-point.js';
-import { BerthError, isNotFound } from '../base/errors.js';
+import { BerthError, isNotFound, isResourceExhausted } from '../base/errors.js';
 import { parseDigest, sha256Digest } from './digest.js';
 import { IngestWriter, ioError, readExpected, syncDir } from './ingest-writer.js';
 import type { BlobInfo, ContentWriter, ExpectedBlob } from './ingest-writer.js';
@@ -241,7 +241,8 @@ export class ContentStore {
   /**
    * Writes a whole blob from source under ref, resuming an earlier ingest when source is a fetch function.
    * On failure or cancellation (CANCELLED) the ingest stays for the next attempt; a digest or size mismatch
-   * drops it (FAILED_PRECONDITION).
+   * drops it (FAILED_PRECONDITION), and so does a full disk (RESOURCE_EXHAUSTED): the partial bytes would keep
+   * the image filesystem full for everything else on the node.
    */
   async writeFrom(
     ref: string,
@@ -289,6 +290,9 @@ export class ContentStore {
       await flush();
       checkSignal();
       return await writer.commit();
+    } catch (err) {
+      if (isResourceExhausted(err)) await writer.abort();
+      throw err;
     } finally {
       await writer.close();
     }

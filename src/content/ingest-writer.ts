@@ -11,8 +11,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { crashPoint } from '../base/crash-point.js';
-import { BerthError, errorCode, isBerthError } from '../base/errors.js';
-import type { ErrorCode } from '../base/errors.js';
+import { BerthError, ioError } from '../base/errors.js';
 
 export interface BlobInfo {
   readonly digest: string;
@@ -63,20 +62,7 @@ const BLOB_MODE = 0o400;
 const READ_CHUNK_BYTES = 1024 * 1024;
 const OPEN_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
 
-const ERRNO_CODES: Readonly<Record<string, ErrorCode>> = Object.freeze({
-  ENOENT: 'NOT_FOUND',
-  ENOSPC: 'RESOURCE_EXHAUSTED',
-  EDQUOT: 'RESOURCE_EXHAUSTED',
-  EACCES: 'PERMISSION_DENIED',
-  EPERM: 'PERMISSION_DENIED',
-});
-
-/** A filesystem error as a BerthError whose code says what a caller can do about it (a full disk, say). */
-export function ioError(err: unknown, doing: string): BerthError {
-  if (isBerthError(err)) return err;
-  const code = ERRNO_CODES[(err as NodeJS.ErrnoException).code ?? ''] ?? errorCode(err);
-  return new BerthError(code, `${doing}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-}
+export { ioError };
 
 export async function syncDir(path: string): Promise<void> {
   const dh = await open(path, 'r');

@@ -4,7 +4,7 @@
  * writes all content first and the name records last, in one transaction, so a listed image is whole.
  */
 import { crashPoint } from '../base/crash-point.js';
-import { BerthError, errorCode } from '../base/errors.js';
+import { BerthError, errorCode, isResourceExhausted, wrap } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import type { ContentStore, LeaseManager } from '../content/index.js';
 import { chainIds } from '../snapshots/index.js';
@@ -121,6 +121,10 @@ export class ImageService {
     const lease = this.leases.create({ expiresInMs: 3600_000 });
     try {
       return await this.pullUnderLease(namespace, ref, { ...opts, lease });
+    } catch (err) {
+      // A full disk: say which pull it broke; what it wrote stays unnamed (GC takes it, or a retry reuses it).
+      if (isResourceExhausted(err)) throw wrap(err, `pull image "${image}": the image filesystem is full`);
+      throw err;
     } finally {
       this.leases.delete(lease);
     }
