@@ -64,6 +64,12 @@ const OPEN_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
 
 export { ioError };
 
+/** A small file replaced by rename (no fsync: an ingest is a cache, and readExpected rejects a torn file). */
+async function replaceFile(path: string, text: string): Promise<void> {
+  await writeFile(`${path}.tmp`, text, { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
+}
+
 export async function syncDir(path: string): Promise<void> {
   const dh = await open(path, 'r');
   try {
@@ -99,11 +105,17 @@ export class IngestWriter implements ContentWriter {
       const { size } = await fh.stat();
       const isReusable =
         previous?.digest === expected.digest && (expected.sizeBytes === undefined || size <= expected.sizeBytes);
-      if (isReusable) await writer.rehash(size);
-      else await fh.truncate(0);
-      // Written after any truncate: a crash in between leaves an empty ingest, never old bytes under a new name.
-      await writeFile(join(dir, 'ref'), ref, { mode: 0o600 });
-      await writeFile(join(dir, 'expected'), JSON.stringify(expected), { mode: 0o600 });
+      if (isReusable) {
+        // ref and expected are already right: rewriting them would open a window in which a crash (say, of
+        // another pull) tears `expected`, and the bytes kept for this resume would be thrown away next time.
+        await writer.rehash(size);
+      } else {
+        await fh.truncate(0);
+        // Written after the truncate (a crash in between leaves an empty ingest, never old bytes under a new
+        // name), each by rename: a crash leaves the old file or the new one, never a torn one.
+        await replaceFile(join(dir, 'ref'), ref);
+        await replaceFile(join(dir, 'expected'), JSON.stringify(expected));
+      }
       crashPoint('content.ingest.after-open');
       return writer;
     } catch (err) {

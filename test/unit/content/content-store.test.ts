@@ -134,6 +134,20 @@ describe('content store: writing', () => {
     }
   });
 
+  it('resuming an ingest does not rewrite its expected file, which a crash could tear (issue #7)', () =>
+    withStore(async (store, root) => {
+      const first = await store.openWriter('pull-y', { digest: DIGEST, sizeBytes: DATA.length });
+      await first.write(DATA.subarray(0, 100));
+      await first.close();
+      const [dir] = await ingestNames(root);
+      const before = await stat(join(root, 'ingest', dir!, 'expected'));
+      const resumed = await store.openWriter('pull-y', { digest: DIGEST, sizeBytes: DATA.length });
+      assert.equal(resumed.offset, 100);
+      const after = await stat(join(root, 'ingest', dir!, 'expected'));
+      assert.deepEqual([after.ino, after.mtimeMs], [before.ino, before.mtimeMs], 'the same file, untouched');
+      await resumed.close();
+    }));
+
   it('drops at restart an ingest whose blob a crash committed but did not clean up (issue #7)', async () => {
     const root = await mkdtemp(join(tmpdir(), 'berth-content-'));
     try {
