@@ -25,6 +25,11 @@ export function crashPointMessage(name: string): string {
   return `berthd: crash point ${name} reached: SIGKILL\n`;
 }
 
+/** Whether name is armed: for a crash point that costs more than a lookup to place (a wrapped stream). */
+export function isCrashPointArmed(name: string): boolean {
+  return ARMED.has(name);
+}
+
 /** Dies at once (SIGKILL, no cleanup, no flush) when name is armed in BERTH_CRASH_POINT; otherwise nothing. */
 export function crashPoint(name: string): void {
   if (!ARMED.has(name)) return;

@@ -42,8 +42,39 @@ export function isBerthError(err: unknown): err is BerthError {
   return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[BRAND] === true;
 }
 
+/**
+ * Raw errors whose meaning is never in doubt, whoever threw them: a full disk (errno ENOSPC, a quota's EDQUOT,
+ * SQLite's SQLITE_FULL) is RESOURCE_EXHAUSTED wherever it surfaces, so a client sees "the node is full", not
+ * UNKNOWN. Every other raw error stays UNKNOWN (the code that knows its meaning classifies it).
+ */
+const RAW_CODES: Readonly<Record<string, ErrorCode>> = Object.freeze({
+  ENOSPC: 'RESOURCE_EXHAUSTED',
+  EDQUOT: 'RESOURCE_EXHAUSTED',
+  SQLITE_FULL: 'RESOURCE_EXHAUSTED',
+});
+
+/** Filesystem errno codes, for ioError: what a caller can do about a failed read or write. */
+const ERRNO_CODES: Readonly<Record<string, ErrorCode>> = Object.freeze({
+  ...RAW_CODES,
+  ENOENT: 'NOT_FOUND',
+  EACCES: 'PERMISSION_DENIED',
+  EPERM: 'PERMISSION_DENIED',
+});
+
 export function errorCode(err: unknown): ErrorCode {
-  return isBerthError(err) ? err.code : 'UNKNOWN';
+  if (isBerthError(err)) return err.code;
+  const raw = (err as { code?: unknown } | null)?.code;
+  return (typeof raw === 'string' ? RAW_CODES[raw] : undefined) ?? 'UNKNOWN';
+}
+
+/** True for a full disk (ENOSPC, EDQUOT, SQLITE_FULL), raw or classified. */
+export const isResourceExhausted = (err: unknown): boolean => errorCode(err) === 'RESOURCE_EXHAUSTED';
+
+/** A filesystem error as a BerthError whose code says what a caller can do about it (a full disk, say). */
+export function ioError(err: unknown, doing: string): BerthError {
+  if (isBerthError(err)) return err;
+  const code = ERRNO_CODES[(err as NodeJS.ErrnoException).code ?? ''] ?? errorCode(err);
+  return new BerthError(code, `${doing}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
 export const isNotFound = (err: unknown): boolean => errorCode(err) === 'NOT_FOUND';

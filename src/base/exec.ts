@@ -3,6 +3,11 @@
  * Rules (STYLE 5.7): an argv array with an absolute path, explicit env, a finite timeout (SIGTERM, then
  * SIGKILL after a grace period, then DEADLINE_EXCEEDED naming the argv), capped output, and no throw on a
  * non-zero exit: the wrapper of each binary decides what an exit code means.
+ *
+ * The time limit holds even for a child that leaves children of its own (a wrapper script, a plugin that
+ * execs helpers): each child leads its own process group and the signals go to the whole group, and once the
+ * child has exited its output pipes get STDIO_DRAIN_MS to close; a grandchild still holding them open (which
+ * would keep Node's 'close' from ever firing) is not waited for.
  */
 import { spawn } from 'node:child_process';
 import { BerthError } from './errors.js';
@@ -35,10 +40,26 @@ export type Exec = (request: ExecRequest) => Promise<ExecResult>;
 
 const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
 const KILL_GRACE_MS = 2000;
+/** After the child exits, how long its pipes may stay open (held by a process it left behind). */
+const STDIO_DRAIN_MS = 2000;
 /** What a child gets when the caller gives no env: enough to find helpers, nothing inherited by accident. */
 const DEFAULT_ENV: Readonly<Record<string, string>> = Object.freeze({
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
 });
+
+/**
+ * Signals the process group led by pid; false when there is none. Never kill(0) or kill(-1): berthd's own
+ * group, or every process.
+ */
+export function killGroup(pid: number, signal: NodeJS.Signals): boolean {
+  if (!Number.isInteger(pid) || pid <= 1) return false;
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The argv as one string for messages ("runc --root /run/berth/runc state abc"). */
 export function describeArgv(file: string, args: readonly string[]): string {
@@ -84,15 +105,21 @@ export const exec: Exec = (request) =>
     let isTimedOut = false;
     let isAborted = false;
 
+    // detached: the child leads a new process group (and session), so a timeout reaches what it started too.
     const child = spawn(request.file, [...request.args], {
       env: { ...(request.env ?? DEFAULT_ENV) },
       cwd: request.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
     });
 
+    const signalGroup = (signal: NodeJS.Signals): void => {
+      // The group is gone, or never was: the child may still be there.
+      if (child.pid === undefined || !killGroup(child.pid, signal)) child.kill(signal);
+    };
     const terminate = (): void => {
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS).unref();
+      signalGroup('SIGTERM');
+      setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS).unref();
     };
     const timer = setTimeout(() => {
       isTimedOut = true;
@@ -109,10 +136,19 @@ export const exec: Exec = (request) =>
     child.stdin.on('error', () => undefined); // a child that exits without reading stdin is not our error
     child.stdin.end(request.stdin ?? '');
 
+    let drainTimer: NodeJS.Timeout | undefined;
     const finish = (): void => {
       clearTimeout(timer);
+      clearTimeout(drainTimer);
       request.signal?.removeEventListener('abort', onAbort);
     };
+    child.once('exit', () => {
+      // 'close' waits for the pipes; a process the child left behind may hold them forever.
+      drainTimer = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }, STDIO_DRAIN_MS).unref();
+    });
     child.once('error', (err: NodeJS.ErrnoException) => {
       finish();
       if (err.code === 'ENOENT') {

@@ -3,12 +3,13 @@
  * fd 3 as `_OCI_SYNCPIPE` (as CRI-O passes it), its own session (so berthd's signals, exit or crash never
  * reach it), and no stdio of berthd's. conmon forks its monitor and its parent exits at once; the monitor
  * writes one JSON line on the pipe when the container is created (or failed to be). Resolves with that line
- * and the parent's exit code and stderr; the monitor keeps running.
+ * and the parent's exit code and stderr; the monitor keeps running. On timeout the parent's process group is
+ * killed; the monitor has a session of its own (conmon calls setsid), which the caller kills by its pid file.
  */
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { BerthError } from './errors.js';
-import { describeArgv } from './exec.js';
+import { describeArgv, killGroup } from './exec.js';
 
 export interface SyncPipeRequest {
   readonly file: string;
@@ -56,7 +57,8 @@ export const spawnWithSyncPipe: SpawnWithSyncPipe = (request) =>
       else resolve({ exitCode: exitCode ?? null, syncLine: syncLine ?? '', stderr });
     };
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      // detached: the parent leads its own group (never kill(0): that is berthd's own group).
+      if (child.pid === undefined || !killGroup(child.pid, 'SIGKILL')) child.kill('SIGKILL');
       finish(new BerthError('DEADLINE_EXCEEDED', `${argv} did not report within ${request.timeoutMs} ms`));
     }, request.timeoutMs);
     child.stderr?.setEncoding('utf8');

@@ -60,23 +60,28 @@ const byteQuantity = z
   )
   .meta({ typeLabel: 'size ("10Mi", "64Ki", "1G")' });
 
-/** A Go-style duration ("10s", "500ms") between MIN and MAX. */
-const MIN_LOG_MONITOR_INTERVAL_MS = 100;
-const MAX_LOG_MONITOR_INTERVAL_MS = 3_600_000;
-const logMonitorInterval = z
-  .string()
-  .refine(
-    (v) => {
-      try {
-        const ms = parseDurationMs(v);
-        return ms >= MIN_LOG_MONITOR_INTERVAL_MS && ms <= MAX_LOG_MONITOR_INTERVAL_MS;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'must be a duration from "100ms" to "1h", like "10s"' },
-  )
-  .meta({ typeLabel: 'duration "100ms" to "1h"' });
+/** A Go-style duration ("10s", "500ms") from minMs to maxMs; `range` says so in the message. */
+function duration(minMs: number, maxMs: number, range: string) {
+  return z
+    .string()
+    .refine(
+      (v) => {
+        try {
+          const ms = parseDurationMs(v);
+          return ms >= minMs && ms <= maxMs;
+        } catch {
+          return false;
+        }
+      },
+      { message: `must be a duration from ${range}, like "10s"` },
+    )
+    .meta({ typeLabel: `duration ${range}` });
+}
+
+const HOUR_MS = 3_600_000;
+const logMonitorInterval = duration(100, HOUR_MS, '"100ms" to "1h"');
+/** Time limits of child processes: finite, and long enough for a loaded node. */
+const childTimeout = duration(100, HOUR_MS, '"100ms" to "1h"');
 
 /**
  * A TCP listen address "HOST:PORT" (an IPv6 host in brackets: "[::1]:9090"), or '' for off. PORT 0 picks a
@@ -211,6 +216,14 @@ export const ConfigSchema = z
             conmon_path: absolutePath
               .default('/usr/bin/conmon')
               .describe('The per-container monitor (Debian package conmon).'),
+            runtime_timeout: childTimeout
+              .default('60s')
+              .describe(
+                'Time limit of each OCI runtime command (state, start, kill, delete, update); then DEADLINE_EXCEEDED and the command is killed.',
+              ),
+            runtime_create_timeout: childTimeout
+              .default('2m')
+              .describe("Time limit for conmon and the runtime to create a container (CreateContainer's slow step)."),
             max_concurrent_downloads: z
               .int()
               .min(1)
@@ -249,6 +262,11 @@ export const ConfigSchema = z
                   .default('10.88.0.0/16')
                   .describe(
                     'Subnet(s) of the default bridge conflist (10-berth.conflist) Berth writes when conf_dir has no config; a pod CIDR the kubelet sets takes precedence.',
+                  ),
+                plugin_timeout: childTimeout
+                  .default('60s')
+                  .describe(
+                    'Time limit of one CNI plugin run (ADD, DEL or CHECK); then DEADLINE_EXCEEDED and the plugin is killed.',
                   ),
               })
               .prefault({})

@@ -11,7 +11,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BATCH_BYTES } from '../base/batched-write.js';
-import { BerthError, isNotFound } from '../base/errors.js';
+import { crashPoint } from '../base/crash-point.js';
+import { BerthError, isNotFound, isResourceExhausted } from '../base/errors.js';
 import { parseDigest, sha256Digest } from './digest.js';
 import { IngestWriter, ioError, readExpected, syncDir } from './ingest-writer.js';
 import type { BlobInfo, ContentWriter, ExpectedBlob } from './ingest-writer.js';
@@ -74,13 +75,27 @@ export class ContentStore {
     this.ingestDir = join(root, 'ingest');
   }
 
-  /** Creates the directories. Ingests left by a crash stay for a resume; writeBlob temp files go. */
+  /**
+   * Creates the directories. Ingests left by a crash stay for a resume, except those whose blob is already
+   * committed (a crash between the rename and the removal of the ingest dir): nothing would ever resume
+   * them. writeBlob temp files go.
+   */
   async init(): Promise<void> {
     await mkdir(this.blobsDir, { recursive: true, mode: 0o711 });
     await mkdir(this.ingestDir, { recursive: true, mode: 0o700 });
     await chmod(this.ingestDir, 0o700);
     for (const name of await readdir(this.ingestDir)) {
-      if (name.startsWith(TMP_PREFIX) && !this.active.has(name)) await rm(join(this.ingestDir, name), { force: true });
+      if (this.active.has(name)) continue;
+      const path = join(this.ingestDir, name);
+      if (name.startsWith(TMP_PREFIX)) {
+        await rm(path, { force: true });
+        continue;
+      }
+      if (!HEX_NAME.test(name)) continue;
+      const expected = await readExpected(join(path, 'expected'));
+      if (expected !== undefined && (await this.has(expected.digest).catch(() => false))) {
+        await rm(path, { recursive: true, force: true });
+      }
     }
   }
 
@@ -211,6 +226,7 @@ export class ContentStore {
       } finally {
         await fh.close();
       }
+      crashPoint('content.write-blob.before-rename');
       await rename(tmp, this.blobPath(digest));
       await syncDir(this.blobsDir);
       return digest;
@@ -225,7 +241,8 @@ export class ContentStore {
   /**
    * Writes a whole blob from source under ref, resuming an earlier ingest when source is a fetch function.
    * On failure or cancellation (CANCELLED) the ingest stays for the next attempt; a digest or size mismatch
-   * drops it (FAILED_PRECONDITION).
+   * drops it (FAILED_PRECONDITION), and so does a full disk (RESOURCE_EXHAUSTED): the partial bytes would keep
+   * the image filesystem full for everything else on the node.
    */
   async writeFrom(
     ref: string,
@@ -273,6 +290,9 @@ export class ContentStore {
       await flush();
       checkSignal();
       return await writer.commit();
+    } catch (err) {
+      if (isResourceExhausted(err)) await writer.abort();
+      throw err;
     } finally {
       await writer.close();
     }
@@ -392,6 +412,7 @@ export class ContentStore {
       }
       removed.push(blob.digest);
       freedBytes += blob.sizeBytes;
+      crashPoint('content.gc.after-unlink');
     }
     return { removed, freedBytes };
   }

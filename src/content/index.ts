@@ -19,8 +19,10 @@
  * - Digests are exactly "sha256:<64 lowercase hex>" (they become paths); anything else is INVALID_ARGUMENT.
  * - One writer per ref at a time (in-process lock: one berthd owns a root); a second gets ABORTED.
  * - GC removes only blobs; a blob is kept while referenced or leased (checked at unlink time). Ingests are
- *   removed only by commit/abort or by cleanupIngests for ones idle longer than its max age and not open.
- * - Startup (init) keeps ingests for resume and deletes .tmp- staging files.
+ *   removed only by commit/abort (writeFrom aborts on a full disk) or by cleanupIngests for ones idle longer
+ *   than its max age and not open.
+ * - Startup (init) keeps ingests for resume, except those whose blob is already committed (a crash between
+ *   commit's rename and the ingest's removal), and deletes .tmp- staging files.
  */
 export { ContentStore } from './content-store.js';
 export type { BlobSource, GcResult, IngestInfo, LeaseCheck, WriteStreamOptions } from './content-store.js';

@@ -10,8 +10,8 @@ import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { BerthError, errorCode, isBerthError } from '../base/errors.js';
-import type { ErrorCode } from '../base/errors.js';
+import { crashPoint } from '../base/crash-point.js';
+import { BerthError, ioError } from '../base/errors.js';
 
 export interface BlobInfo {
   readonly digest: string;
@@ -62,19 +62,12 @@ const BLOB_MODE = 0o400;
 const READ_CHUNK_BYTES = 1024 * 1024;
 const OPEN_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
 
-const ERRNO_CODES: Readonly<Record<string, ErrorCode>> = Object.freeze({
-  ENOENT: 'NOT_FOUND',
-  ENOSPC: 'RESOURCE_EXHAUSTED',
-  EDQUOT: 'RESOURCE_EXHAUSTED',
-  EACCES: 'PERMISSION_DENIED',
-  EPERM: 'PERMISSION_DENIED',
-});
+export { ioError };
 
-/** A filesystem error as a BerthError whose code says what a caller can do about it (a full disk, say). */
-export function ioError(err: unknown, doing: string): BerthError {
-  if (isBerthError(err)) return err;
-  const code = ERRNO_CODES[(err as NodeJS.ErrnoException).code ?? ''] ?? errorCode(err);
-  return new BerthError(code, `${doing}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+/** A small file replaced by rename (no fsync: an ingest is a cache, and readExpected rejects a torn file). */
+async function replaceFile(path: string, text: string): Promise<void> {
+  await writeFile(`${path}.tmp`, text, { mode: 0o600 });
+  await rename(`${path}.tmp`, path);
 }
 
 export async function syncDir(path: string): Promise<void> {
@@ -112,11 +105,18 @@ export class IngestWriter implements ContentWriter {
       const { size } = await fh.stat();
       const isReusable =
         previous?.digest === expected.digest && (expected.sizeBytes === undefined || size <= expected.sizeBytes);
-      if (isReusable) await writer.rehash(size);
-      else await fh.truncate(0);
-      // Written after any truncate: a crash in between leaves an empty ingest, never old bytes under a new name.
-      await writeFile(join(dir, 'ref'), ref, { mode: 0o600 });
-      await writeFile(join(dir, 'expected'), JSON.stringify(expected), { mode: 0o600 });
+      if (isReusable) {
+        // ref and expected are already right: rewriting them would open a window in which a crash (say, of
+        // another pull) tears `expected`, and the bytes kept for this resume would be thrown away next time.
+        await writer.rehash(size);
+      } else {
+        await fh.truncate(0);
+        // Written after the truncate (a crash in between leaves an empty ingest, never old bytes under a new
+        // name), each by rename: a crash leaves the old file or the new one, never a torn one.
+        await replaceFile(join(dir, 'ref'), ref);
+        await replaceFile(join(dir, 'expected'), JSON.stringify(expected));
+      }
+      crashPoint('content.ingest.after-open');
       return writer;
     } catch (err) {
       await fh.close().catch(() => undefined);
@@ -156,6 +156,7 @@ export class IngestWriter implements ContentWriter {
     }
     this.hash.update(chunk);
     this.size += chunk.length;
+    if (this.size > 0 && this.size < (limit ?? Infinity)) crashPoint('content.ingest.mid-blob');
   }
 
   async reset(): Promise<void> {
@@ -186,8 +187,10 @@ export class IngestWriter implements ContentWriter {
       await this.fh.chmod(BLOB_MODE);
       await this.fh.sync();
       await this.fh.close();
+      crashPoint('content.commit.before-rename');
       await rename(join(this.dir, 'data'), target);
       await syncDir(dirname(target));
+      crashPoint('content.commit.after-rename');
     } catch (err) {
       await this.abort(); // the ingest is read-only now and cannot be resumed
       throw ioError(err, `commit content ${digest}`);

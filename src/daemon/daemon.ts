@@ -159,6 +159,7 @@ export class Daemon {
       cacheDir: join(config.root, 'cni', 'results'),
       log: log.child({ component: 'cni' }),
       defaultSubnet: podCidrs.get().length > 0 ? podCidrs.get().join(',') : cri.cni.default_subnet,
+      pluginTimeoutMs: parseDurationMs(cri.cni.plugin_timeout),
     });
     this.cni = cni;
     if (await cni.writeDefaultConfig()) log.info({ confDir: cri.cni.conf_dir }, 'wrote the default CNI config');
@@ -198,6 +199,8 @@ export class Daemon {
       cgroupDriver: cri.cgroup_driver,
       log: log.child({ component: 'conmon' }),
       nowNs,
+      runtimeTimeoutMs: parseDurationMs(cri.runtime_timeout),
+      createTimeoutMs: parseDurationMs(cri.runtime_create_timeout),
     });
     await conmonRuntime.init();
     this.conmonRuntime = conmonRuntime;

@@ -5,8 +5,13 @@
  * Each layer is unpacked into the snapshotter under its chain ID (once per chain ID) as soon as it and the
  * layers below it have arrived, while later layers are still downloading, as containerd's unpacker does.
  * Listeners get per-layer progress (bytes and state), which the admin service streams to `berth pull`.
+ * A download the registry cuts off part-way (connection reset, or silent for the request timeout) is resumed
+ * from where it stopped (HTTP Range), up to MAX_RESUMES times per blob; a registry that cannot be reached at
+ * all fails the pull at once with UNAVAILABLE (the kubelet retries pulls with its own backoff).
  */
-import { BerthError } from '../base/errors.js';
+import { crashPoint } from '../base/crash-point.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { BerthError, errorCode, wrap } from '../base/errors.js';
 import { SingleFlight } from '../base/single-flight.js';
 import type { ContentStore, LeaseManager } from '../content/index.js';
 import { chainIds } from '../snapshots/index.js';
@@ -48,6 +53,9 @@ export interface PullIntoLease extends PullOptions {
 }
 
 const MAX_JSON_BYTES = 4 * 1024 * 1024;
+/** Resumes of one blob after its connection broke off mid-body, and the pause before each (times the count). */
+const MAX_RESUMES = 4;
+const RESUME_DELAY_MS = 250;
 
 interface Deferred {
   readonly promise: Promise<void>;
@@ -109,6 +117,7 @@ export class ImagePuller {
     }
     const manifest: Manifest = doc.manifest;
     const endpoint = fetched.endpoint;
+    crashPoint('image.pull.after-manifest');
 
     const { onProgress: _layersOnly, ...configOpts } = opts;
     await this.fetchBlob(repo, manifest.config, lease, endpoint, configOpts);
@@ -122,6 +131,7 @@ export class ImagePuller {
         `${what}: manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff_ids`,
       );
     }
+    crashPoint('image.pull.after-config');
     await this.fetchAndUnpack(repo, manifest.layers, config.rootfs.diff_ids, lease, endpoint, opts);
     await this.keep(lease, fetched.bytes, fetched.digest);
     return {
@@ -244,27 +254,56 @@ export class ImagePuller {
     // A pull that joins a download under way sees only its end, not its bytes.
     const isJoining = this.blobFetches.isRunning(desc.digest);
     await this.blobFetches.run(desc.digest, async () => {
-      if (await this.content.has(desc.digest)) return;
-      // The content store decides whether to resume (Range from its ingest offset) or start over.
-      await this.content.writeFrom(
-        `pull-${desc.digest}`,
-        { digest: desc.digest, sizeBytes: desc.size },
-        async (offset) => {
-          const blob = await this.registry.fetchBlob(repo, desc.digest, { ...opts, offset, preferred: endpoint });
-          let currentBytes = blob.isPartial ? offset : 0;
-          report('downloading', currentBytes);
-          const counted = async function* (): AsyncGenerator<Uint8Array> {
-            for await (const chunk of blob.body) {
-              currentBytes += chunk.length;
-              report('downloading', currentBytes);
-              yield chunk;
-            }
-          };
-          return { body: counted(), isPartial: blob.isPartial };
-        },
-        opts.signal ? { signal: opts.signal } : {},
-      );
+      for (let resumes = 0; ; resumes++) {
+        if (await this.content.has(desc.digest)) return;
+        let isStreaming = false;
+        try {
+          await this.writeBlob(repo, desc, endpoint, opts, report, () => {
+            isStreaming = true;
+          });
+          return;
+        } catch (err) {
+          // Only a body that broke off is resumed; its ingest holds what arrived.
+          if (!isStreaming || errorCode(err) !== 'UNAVAILABLE') throw err;
+          if (resumes >= MAX_RESUMES) throw wrap(err, `gave up after ${resumes + 1} broken downloads`);
+          await delay(RESUME_DELAY_MS * (resumes + 1), undefined, opts.signal ? { signal: opts.signal } : {}).catch(
+            () => {
+              throw new BerthError('CANCELLED', `pull of blob ${desc.digest} cancelled`);
+            },
+          );
+        }
+      }
     });
     report(isJoining ? 'exists' : 'downloaded', desc.size);
+  }
+
+  /** One download attempt into the content store, which decides whether to resume (Range) or start over. */
+  private async writeBlob(
+    repo: Repository,
+    desc: Descriptor,
+    endpoint: RegistryEndpoint,
+    opts: PullOptions,
+    report: (state: LayerState, currentBytes: number) => void,
+    onStreaming: () => void,
+  ): Promise<void> {
+    await this.content.writeFrom(
+      `pull-${desc.digest}`,
+      { digest: desc.digest, sizeBytes: desc.size },
+      async (offset) => {
+        const blob = await this.registry.fetchBlob(repo, desc.digest, { ...opts, offset, preferred: endpoint });
+        onStreaming();
+        let currentBytes = blob.isPartial ? offset : 0;
+        report('downloading', currentBytes);
+        const counted = async function* (): AsyncGenerator<Uint8Array> {
+          for await (const chunk of blob.body) {
+            currentBytes += chunk.length;
+            report('downloading', currentBytes);
+            yield chunk;
+          }
+        };
+        return { body: counted(), isPartial: blob.isPartial };
+      },
+      opts.signal ? { signal: opts.signal } : {},
+    );
   }
 }

@@ -3,7 +3,8 @@
  * Reads come from memory (ImageIndex + per-image details loaded once from the content store); a pull
  * writes all content first and the name records last, in one transaction, so a listed image is whole.
  */
-import { BerthError, errorCode } from '../base/errors.js';
+import { crashPoint } from '../base/crash-point.js';
+import { BerthError, errorCode, isResourceExhausted, wrap } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import type { ContentStore, LeaseManager } from '../content/index.js';
 import type { EventActions, EventFields, EventSink } from '../events/index.js';
@@ -156,6 +157,10 @@ export class ImageService {
         durationMs: Number(this.nowNs() - startedNs) / 1e6,
       });
       return view;
+    } catch (err) {
+      // A full disk: say which pull it broke; what it wrote stays unnamed (GC takes it, or a retry reuses it).
+      if (isResourceExhausted(err)) throw wrap(err, `pull image "${image}": the image filesystem is full`);
+      throw err;
     } finally {
       this.leases.delete(lease);
     }
@@ -163,10 +168,12 @@ export class ImageService {
 
   private async pullUnderLease(namespace: string, ref: ImageReference, opts: PullIntoLease): Promise<ImageView> {
     const pulled = await this.puller.pull(ref, opts);
+    crashPoint('image.pull.before-record');
     const names = [nameWithTag(ref), nameWithDigest(ref, pulled.resolvedDigest)].filter(
       (n): n is string => n !== undefined,
     );
     await this.record(namespace, names, pulled);
+    crashPoint('image.pull.after-record');
     return this.view(this.index.getById(namespace, pulled.configDigest)!);
   }
 
@@ -210,7 +217,8 @@ export class ImageService {
 
   /**
    * Removes a name, or every name of an image given by id. Removing one tag of several keeps the image.
-   * Idempotent: an unknown image is not an error (api.proto RemoveImage).
+   * Idempotent: an unknown image is not an error (api.proto RemoveImage), and removing it again still runs
+   * GC, so a retry finishes a removal that a crash cut off between the names and the blobs.
    */
   async remove(namespace: string, refOrId: string): Promise<void> {
     const byId = looksLikeImageId(refOrId) || /^[0-9a-f]{3,63}$/.test(refOrId);
@@ -226,12 +234,14 @@ export class ImageService {
       const tags = siblings.filter((r) => !r.name.includes('@'));
       names = record === undefined ? [] : tags.length <= 1 ? siblings.map((r) => r.name) : [record.name];
     }
-    if (names.length === 0) return;
-    const id = this.index.getByName(namespace, names[0]!)?.configDigest ?? '';
-    this.repo.deleteAll(namespace, names);
-    for (const n of names) this.index.remove(namespace, n);
-    this.log.info({ namespace, names }, 'image names removed');
-    this.emit('removed', namespace, { id, name: names.join(',') });
+    if (names.length > 0) {
+      const id = this.index.getByName(namespace, names[0]!)?.configDigest ?? '';
+      this.repo.deleteAll(namespace, names);
+      for (const n of names) this.index.remove(namespace, n);
+      this.log.info({ namespace, names }, 'image names removed');
+      this.emit('removed', namespace, { id, name: names.join(',') });
+      crashPoint('image.remove.after-names');
+    }
     await this.collectGarbage();
   }
 
@@ -522,6 +532,7 @@ export class ImageService {
     }
     // Leases are checked per blob at unlink time: a pull that starts while GC runs still protects its blobs.
     const result = await this.content.gc(this.referencedDigests(), { leases: this.leases });
+    crashPoint('image.gc.after-blobs');
     const staleIngests = await this.content.cleanupIngests(STALE_INGEST_MS);
     const layers = await this.removeUnusedLayers();
     if (result.removed.length > 0 || layers > 0 || staleIngests > 0) {
@@ -548,6 +559,7 @@ export class ImageService {
       try {
         await this.layers.remove(l.chainId);
         removed++;
+        if (removed < unused.length) crashPoint('image.gc.mid-layers');
       } catch (err) {
         // A container's writable snapshot (or a layer above it) still stands on this layer: keep it.
         if (errorCode(err) !== 'FAILED_PRECONDITION') throw err;

@@ -15,9 +15,9 @@ import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { BerthError } from '../base/errors.js';
+import { BerthError, errorCode } from '../base/errors.js';
 import type { Exec, ExecResult } from '../base/exec.js';
-import { describeArgv, stderrTail } from '../base/exec.js';
+import { describeArgv, killGroup, stderrTail } from '../base/exec.js';
 import type { Logger } from '../base/logger.js';
 import type { SpawnWithSyncPipe } from '../base/spawn-sync-pipe.js';
 import type { InteractiveProcess, SpawnInteractive } from '../base/interactive-process.js';
@@ -43,10 +43,14 @@ export interface ConmonRuntimeOptions {
   readonly cgroupDriver: 'cgroupfs' | 'systemd';
   readonly log: Logger;
   readonly nowNs: () => bigint;
+  /** Time limit of each OCI runtime command (state, start, kill, delete, update). Default 60 s. */
+  readonly runtimeTimeoutMs?: number;
+  /** Time limit for conmon to report a created container (it runs the runtime's create). Default 2 min. */
+  readonly createTimeoutMs?: number;
 }
 
-const RUNTIME_TIMEOUT_MS = 60_000;
-const CREATE_TIMEOUT_MS = 120_000;
+export const DEFAULT_RUNTIME_TIMEOUT_MS = 60_000;
+export const DEFAULT_CREATE_TIMEOUT_MS = 120_000;
 const EXEC_OUTPUT_CAP = 16 * 1024 * 1024;
 const RESCAN_MS = 2000;
 const GONE = /does not exist|not found|no such file/i;
@@ -180,13 +184,26 @@ export class ConmonRuntime implements ContainerRuntime {
       ...(req.stdin ? ['-i'] : []),
       ...(req.stdin && !req.stdinOnce ? ['--leave-stdin-open'] : []),
     ];
-    const res = await this.opts.spawnWithSyncPipe({
-      file: this.opts.conmonPath,
-      args,
-      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
-      timeoutMs: CREATE_TIMEOUT_MS,
-      cwd: bundle,
-    });
+    const timeoutMs = this.opts.createTimeoutMs ?? DEFAULT_CREATE_TIMEOUT_MS;
+    let res;
+    try {
+      res = await this.opts.spawnWithSyncPipe({
+        file: this.opts.conmonPath,
+        args,
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+        timeoutMs,
+        cwd: bundle,
+      });
+    } catch (err) {
+      if (errorCode(err) !== 'DEADLINE_EXCEEDED') throw err;
+      // conmon's monitor (its own session) and the runtime it waits for are still there: end them.
+      await this.killMonitor(bundle);
+      throw new BerthError(
+        'DEADLINE_EXCEEDED',
+        `create container ${req.id}: ${this.opts.conmonPath} (runtime ${binary}) did not report within ${timeoutMs} ms`,
+        { cause: err },
+      );
+    }
     let message = res.stderr.trim();
     let pid = -1;
     try {
@@ -198,10 +215,27 @@ export class ConmonRuntime implements ContainerRuntime {
     }
     if (pid <= 0) {
       const runtimeLog = await readFile(join(bundle, 'log.json'), 'utf8').catch(() => '');
-      const why = message || stderrTail(runtimeLog) || `conmon exited with ${res.exitCode}`;
-      throw new BerthError(createFailureCode(`${why}\n${runtimeLog}`), `create container ${req.id}: ${why}`);
+      const why = message || stderrTail(runtimeLog) || `${this.opts.conmonPath} exited with ${res.exitCode}`;
+      throw new BerthError(
+        createFailureCode(`${why}\n${runtimeLog}`),
+        `create container ${req.id} (runtime ${binary}): ${why}`,
+      );
     }
     return { pid };
+  }
+
+  /** SIGKILL to the session of the conmon monitor whose pid file is in bundle (the runtime it runs included). */
+  private async killMonitor(bundle: string): Promise<void> {
+    const pid = Number((await readFile(join(bundle, 'conmon.pid'), 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(pid) || pid <= 1) return;
+    if (!killGroup(pid, 'SIGKILL')) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    this.opts.log.warn({ pid, bundle }, 'killed a conmon that did not report in time');
   }
 
   async start(id: string, runtimeHandler: string): Promise<void> {
@@ -239,7 +273,7 @@ export class ConmonRuntime implements ContainerRuntime {
     const res = await this.opts.exec({
       file: this.binaryOf(runtimeHandler),
       args: [...this.runtimeArgs(), 'list', '--format', 'json'],
-      timeoutMs: RUNTIME_TIMEOUT_MS,
+      timeoutMs: this.opts.runtimeTimeoutMs ?? DEFAULT_RUNTIME_TIMEOUT_MS,
       maxOutputBytes: LIST_OUTPUT_CAP,
     });
     if (res.exitCode !== 0 || res.truncated) {
@@ -294,7 +328,7 @@ export class ConmonRuntime implements ContainerRuntime {
       file: this.binaryOf(runtimeHandler),
       args,
       stdin: JSON.stringify(resources),
-      timeoutMs: RUNTIME_TIMEOUT_MS,
+      timeoutMs: this.opts.runtimeTimeoutMs ?? DEFAULT_RUNTIME_TIMEOUT_MS,
     });
     if (res.exitCode !== 0) {
       const code = GONE.test(res.stderr) ? 'NOT_FOUND' : 'UNKNOWN';
@@ -438,7 +472,7 @@ export class ConmonRuntime implements ContainerRuntime {
     return this.opts.exec({
       file: this.binaryOf(handler),
       args: [...this.runtimeArgs(), ...args],
-      timeoutMs: RUNTIME_TIMEOUT_MS,
+      timeoutMs: this.opts.runtimeTimeoutMs ?? DEFAULT_RUNTIME_TIMEOUT_MS,
     });
   }
 

@@ -223,6 +223,7 @@ export class ContainerService {
       // finds the container running (or exited) with its real start time, not 0 (crash point below).
       const startedAtNs = this.deps.nowNs();
       this.save({ ...c, status: { ...c.status, startedAtNs } });
+      crashPoint('container.start.before-runtime-start');
       try {
         await this.deps.runtime.start(id, c.runtimeHandler);
       } catch (err) {
@@ -252,6 +253,7 @@ export class ContainerService {
       const c = this.containers.get(found.id);
       if (c === undefined) return;
       if (c.state === 'running' || c.state === 'created') await this.stopLocked(c.id, 0);
+      crashPoint('container.remove.after-stop');
       await this.deps.runtime.delete(c.id, c.runtimeHandler);
       crashPoint('container.remove.after-delete');
       await this.dropLeftovers(c);
@@ -348,6 +350,7 @@ export class ContainerService {
         throw new BerthError('FAILED_PRECONDITION', `container ${id} is ${c.state}: its resources cannot change`);
       }
       await this.deps.runtime.update(id, c.runtimeHandler, computeResources(resources));
+      crashPoint('container.update.after-runtime');
       const linux = { ...(c.config.linux ?? { resources: undefined, securityContext: undefined }), resources };
       const updated = { ...c, config: { ...c.config, linux } };
       this.deps.repo.updateConfig(id, JSON.stringify(ContainerConfig.toJSON(updated.config)));
@@ -532,6 +535,7 @@ export class ContainerService {
     await mkdir(rootfs, { recursive: true, mode: 0o711 });
     const chain = chainIds(image.config.rootfs.diff_ids);
     await this.deps.snapshotter.prepare(c.id, chain.at(-1) ?? null);
+    crashPoint('container.create.after-prepare');
     await this.deps.snapshotter.mountActive(c.id, rootfs);
     crashPoint('container.create.after-snapshot');
 
@@ -661,6 +665,7 @@ export class ContainerService {
     const c = this.containers.get(exit.id);
     if (c === undefined || c.state === 'exited') return;
     const reason = exit.oomKilled ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error';
+    crashPoint('container.exit.before-record');
     this.save({
       ...c,
       state: 'exited',
@@ -682,9 +687,12 @@ export class ContainerService {
   private async dropLeftovers(c: Container): Promise<void> {
     const dir = this.dirOf(c.id);
     await this.deps.unmountAll(join(dir, 'rootfs'));
+    crashPoint('container.remove.after-unmount');
     await this.deps.snapshotter.removeActive(c.id);
+    crashPoint('container.remove.after-snapshot');
     this.deps.layerUsage.invalidate(c.id);
     await rm(dir, { recursive: true, force: true });
+    crashPoint('container.remove.before-record');
     this.deps.repo.delete(c.id);
     this.containers.delete(c.id);
     if (c.state !== 'creating') this.emit('deleted', c);

@@ -5,7 +5,9 @@
  * Crash safety: the record is written first, in state `creating`, reserving the name; every resource a sandbox
  * holds has a path derived from its id (<state>/sandboxes/<id>/{net,ipc,uts,shm}, <root>/sandboxes/<id>/), and
  * teardown releases all of them whether or not they exist. So a sandbox half-created when berthd died is torn
- * down at the next start, and Stop/Remove can always finish what a crash interrupted.
+ * down at the next start, and Stop/Remove can always finish what a crash interrupted. Stop and Remove mark the pod
+ * not ready (with isReleasePending) before they release anything, so a pod whose teardown a crash cut off is
+ * never listed ready without its network; the next start finishes the release.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname as nodeHostname } from 'node:os';
@@ -36,6 +38,8 @@ export interface SandboxNetwork {
   readonly shm: string | undefined;
   readonly ips: readonly string[];
   readonly files: PodFiles | undefined;
+  /** Set while Stop or Remove releases the network and namespaces: a crash then leaves it for recovery. */
+  readonly isReleasePending?: boolean;
 }
 
 export interface Sandbox {
@@ -148,12 +152,13 @@ export class SandboxService {
       const sandbox = this.sandboxes.get(id);
       if (sandbox === undefined) throw notFound(idOrPrefix);
       await this.deps.containers?.stopAll(id);
-      await this.release(sandbox);
-      const stopped = this.save({
-        ...sandbox,
-        state: 'notready',
-        network: { ...sandbox.network, netns: undefined, pidInit: 0 },
-      });
+      crashPoint('sandbox.stop.after-containers');
+      const releasing = this.beginRelease(sandbox);
+      await this.releaseNetwork(releasing);
+      crashPoint('sandbox.stop.after-network');
+      await this.releaseNamespaces(releasing);
+      crashPoint('sandbox.stop.after-release');
+      const stopped = this.endRelease(releasing);
       this.deps.log.info({ sandbox: id }, 'pod sandbox stopped');
       if (sandbox.state === 'ready') this.emit('stopped', stopped); // a repeated stop is no new event
       return stopped;
@@ -170,9 +175,12 @@ export class SandboxService {
       await this.deps.containers?.stopAll(sandbox.id);
       await this.deps.containers?.removeAll(sandbox.id);
       crashPoint('sandbox.remove.after-containers');
-      await this.release(sandbox);
+      const releasing = this.beginRelease(sandbox);
+      await this.releaseNetwork(releasing);
+      crashPoint('sandbox.remove.after-network');
+      await this.releaseNamespaces(releasing);
       crashPoint('sandbox.remove.after-release');
-      await this.dropFiles(sandbox);
+      await this.dropFiles(releasing);
       this.deps.log.info({ sandbox: sandbox.id }, 'pod sandbox removed');
       this.emit('removed', sandbox);
     });
@@ -253,6 +261,7 @@ export class SandboxService {
     if (!spec.hostIpc) {
       const shm = join(dirs.state, 'shm');
       await this.deps.namespaces.mountShm(shm);
+      crashPoint('sandbox.run.after-shm');
       network = { ...network, shm };
       sandbox = this.save({ ...sandbox, network });
     }
@@ -291,13 +300,35 @@ export class SandboxService {
     };
   }
 
+  /** Not ready from here on, and recovery releases the rest if berthd dies before endRelease. */
+  private beginRelease(sandbox: Sandbox): Sandbox {
+    return this.save({ ...sandbox, state: 'notready', network: { ...sandbox.network, isReleasePending: true } });
+  }
+
+  private endRelease(sandbox: Sandbox): Sandbox {
+    return this.save({
+      ...sandbox,
+      state: 'notready',
+      network: { ...sandbox.network, netns: undefined, pidInit: 0, isReleasePending: false },
+    });
+  }
+
   /** CNI DEL, then /dev/shm and the namespaces: every step idempotent, attempted whatever the record says. */
   private async release(sandbox: Sandbox): Promise<void> {
-    const dirs = this.podDirs(sandbox.id);
-    const net = join(dirs.state, 'net');
+    await this.releaseNetwork(sandbox);
+    await this.releaseNamespaces(sandbox);
+  }
+
+  private async releaseNetwork(sandbox: Sandbox): Promise<void> {
     if (!sandbox.spec.hostNetwork && this.deps.network !== undefined) {
+      const net = join(this.podDirs(sandbox.id).state, 'net');
       await this.deps.network.tearDown(this.networkRequest(sandbox, net));
     }
+  }
+
+  private async releaseNamespaces(sandbox: Sandbox): Promise<void> {
+    const dirs = this.podDirs(sandbox.id);
+    const net = join(dirs.state, 'net');
     if (sandbox.network.pidInit) await this.deps.namespaces.stopPidInit(sandbox.network.pidInit);
     await this.deps.namespaces.unmountIfMounted(join(dirs.state, 'shm'));
     await this.deps.namespaces.release({ net, ipc: join(dirs.state, 'ipc'), uts: join(dirs.state, 'uts') });
@@ -314,6 +345,7 @@ export class SandboxService {
     const dirs = this.podDirs(sandbox.id);
     await rm(dirs.state, { recursive: true, force: true });
     await rm(dirs.root, { recursive: true, force: true });
+    crashPoint('sandbox.remove.before-record');
     this.deps.repo.delete(sandbox.id);
     this.sandboxes.delete(sandbox.id);
   }
@@ -332,6 +364,14 @@ export class SandboxService {
       this.deps.log.warn({ sandbox: sandbox.id }, 'pod sandbox was being created when berthd stopped; removing it');
       await this.destroy(sandbox).catch((err: unknown) =>
         this.deps.log.error({ err, sandbox: sandbox.id }, 'cleanup of a half-created pod sandbox failed'),
+      );
+      return;
+    }
+    if (sandbox.state === 'notready' && sandbox.network.isReleasePending === true) {
+      this.deps.log.warn({ sandbox: sandbox.id }, 'pod sandbox was being stopped when berthd stopped; releasing it');
+      await this.release(sandbox).then(
+        () => this.endRelease(sandbox),
+        (err: unknown) => this.deps.log.error({ err, sandbox: sandbox.id }, 'release of a stopping pod sandbox failed'),
       );
       return;
     }

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { crashPoint, isCrashPointArmed } from '../base/crash-point.js';
 import { BerthError } from '../base/errors.js';
 import type { Exec } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
@@ -182,19 +183,23 @@ export abstract class BaseSnapshotter implements Snapshotter {
       this.pendingLayers.set(chainId, parentChainId);
       const tmp = await this.newTmpDir();
       try {
-        const { diffId } = await this.fillLayer(tmp, parent, source, chainId, options.signal);
+        const bytes = isCrashPointArmed('snapshots.layer.mid-fill') ? crashingMidway(source) : source;
+        const { diffId } = await this.fillLayer(tmp, parent, bytes, chainId, options.signal);
         if (diffId !== expectedDiffId) {
           throw new BerthError(
             'INVALID_ARGUMENT',
             `layer ${chainId}: content has DiffID ${diffId}, the image config says ${expectedDiffId}`,
           );
         }
+        crashPoint('snapshots.layer.after-fill');
         const meta = { chainId, parent: parentChainId, createdAtMs: Date.now() };
         await writeJsonSynced(join(tmp, 'meta.json'), meta);
+        crashPoint('snapshots.layer.before-rename');
         const id = this.nextLayerId++;
         const dir = join(this.layersDir, String(id));
         await rename(tmp, dir);
         this.layers.set(chainId, { dir, id, meta });
+        crashPoint('snapshots.layer.after-rename');
       } catch (err) {
         await rm(tmp, { recursive: true, force: true });
         throw err;
@@ -242,6 +247,7 @@ export abstract class BaseSnapshotter implements Snapshotter {
       await this.fillActive(tmp, parent, options.signal);
       const meta: ActiveSnapshot = { key, parent: parentChainId, createdAtMs: Date.now() };
       await writeJsonSynced(join(tmp, 'meta.json'), meta);
+      crashPoint('snapshots.active.before-rename');
       const id = this.nextActiveId++;
       const dir = join(this.activeDir, String(id));
       await rename(tmp, dir);
@@ -322,8 +328,23 @@ export abstract class BaseSnapshotter implements Snapshotter {
     }
     const trash = join(this.tmpDir, randomBytes(8).toString('hex'));
     await rename(dir, trash);
+    crashPoint('snapshots.discard.after-rename');
     await rm(trash, { recursive: true, force: true });
   }
+}
+
+/**
+ * The layer's bytes, dying at crash point snapshots.layer.mid-fill when the second chunk is asked for (or the
+ * end of a one-chunk layer): the tmp dir then holds part of the layer. Only wrapped when the point is armed.
+ */
+async function* crashingMidway(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let isFirst = true;
+  for await (const chunk of source) {
+    if (!isFirst) crashPoint('snapshots.layer.mid-fill');
+    isFirst = false;
+    yield chunk;
+  }
+  crashPoint('snapshots.layer.mid-fill');
 }
 
 function checkKey(key: string): void {

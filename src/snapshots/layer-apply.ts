@@ -37,7 +37,7 @@ import { join } from 'node:path';
 import { listAttributes, removeAttribute, setAttribute } from 'fs-xattr';
 import tar from 'tar-stream';
 import type { Header as Headers } from 'tar-stream';
-import { BerthError, isBerthError, messageOf } from '../base/errors.js';
+import { BerthError, isBerthError, isResourceExhausted, messageOf } from '../base/errors.js';
 import { writeBatched } from '../base/batched-write.js';
 import type { Exec } from '../base/exec.js';
 import { describeArgv, stderrTail } from '../base/exec.js';
@@ -45,6 +45,19 @@ import { decompressLayer } from './layer-decompress.js';
 import { PaxXattrTap } from './pax-xattrs.js';
 import { layerPathParts, whiteoutOf } from './layer-path.js';
 import { copyDirMeta, visibleLowerDir } from './overlay-lookup.js';
+
+/**
+ * A failure while applying: a full disk is the node's (RESOURCE_EXHAUSTED: blaming the image would send the
+ * operator looking in the wrong place); anything else is taken as the layer's (a malformed or hostile tar makes
+ * system calls fail too: ENOTDIR, EEXIST, ELOOP), INVALID_ARGUMENT.
+ */
+function classify(err: unknown, layer: string): BerthError {
+  if (isBerthError(err)) return err;
+  if (isResourceExhausted(err)) {
+    return new BerthError('RESOURCE_EXHAUSTED', `unpack layer ${layer}: ${messageOf(err)}`, { cause: err });
+  }
+  return new BerthError('INVALID_ARGUMENT', `layer ${layer}: ${messageOf(err)}`, { cause: err });
+}
 
 /** 'overlay': a layer directory for overlayfs; 'native': the layer applied onto a copy of its parent. */
 export type ApplyMode = 'overlay' | 'native';
@@ -127,8 +140,7 @@ export async function applyLayer(
   } catch (err) {
     sink.destroy(err as Error);
     await feed;
-    if (isBerthError(err)) throw err;
-    throw new BerthError('INVALID_ARGUMENT', `layer ${opts.layer}: ${messageOf(err)}`, { cause: err });
+    throw classify(err, opts.layer);
   }
   await feed;
   // Directory mtimes last: creating their entries changed them. Setting one does not move its parent's.

@@ -1,6 +1,7 @@
 /** Repository of container records (table containers, migration 4). */
 import type { Database, Statement } from 'better-sqlite3';
 import { BerthError } from '../base/errors.js';
+import { recording } from './database.js';
 
 export type ContainerState = 'creating' | 'created' | 'running' | 'exited';
 
@@ -62,7 +63,19 @@ export class ContainerRepository {
     if (holder !== undefined) {
       throw new BerthError('ALREADY_EXISTS', `container name "${r.name}" is reserved by container ${holder.id}`);
     }
-    this.insertStmt.run(r.id, r.namespace, r.sandboxId, r.name, r.state, r.imageId, r.createdAtNs, r.config, r.status);
+    recording(`container ${r.id}`, () =>
+      this.insertStmt.run(
+        r.id,
+        r.namespace,
+        r.sandboxId,
+        r.name,
+        r.state,
+        r.imageId,
+        r.createdAtNs,
+        r.config,
+        r.status,
+      ),
+    );
   }
 
   update(id: string, state: ContainerState, status: string): void {

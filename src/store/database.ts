@@ -46,6 +46,25 @@ export function openDatabase(path: string, options: OpenOptions): Database {
   return db;
 }
 
+/**
+ * Runs a write, turning a full disk (SQLITE_FULL) into RESOURCE_EXHAUSTED that says what could not be recorded:
+ * SQLite's own "database or disk is full" names neither.
+ */
+export function recording<T>(what: string, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'SQLITE_FULL') throw err;
+    throw new BerthError(
+      'RESOURCE_EXHAUSTED',
+      `record ${what}: no space left on the disk of the metadata database (SQLITE_FULL)`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
 export function schemaVersion(db: Database): number {
   return Number(db.pragma('user_version', { simple: true }));
 }

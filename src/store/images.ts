@@ -1,5 +1,6 @@
 /** Repository of image name records (table images, migration 2). */
 import type { Database, Statement } from 'better-sqlite3';
+import { recording } from './database.js';
 
 export interface ImageRecord {
   readonly namespace: string;
@@ -55,21 +56,24 @@ export class ImageRepository {
 
   /** Writes several names in one transaction (a pull records its tag and its digest name together). */
   putAll(records: readonly ImageRecord[]): void {
-    this.db.transaction(() => {
-      for (const r of records) {
-        this.upsertStmt.run(
-          r.namespace,
-          r.name,
-          r.targetDigest,
-          r.targetMediaType,
-          r.targetSizeBytes,
-          r.configDigest,
-          r.createdAtNs,
-          r.updatedAtNs,
-          JSON.stringify(r.labels),
-        );
-      }
-    })();
+    const what = `image ${records.map((r) => r.name).join(', ')}`;
+    recording(what, () =>
+      this.db.transaction(() => {
+        for (const r of records) {
+          this.upsertStmt.run(
+            r.namespace,
+            r.name,
+            r.targetDigest,
+            r.targetMediaType,
+            r.targetSizeBytes,
+            r.configDigest,
+            r.createdAtNs,
+            r.updatedAtNs,
+            JSON.stringify(r.labels),
+          );
+        }
+      })(),
+    );
   }
 
   /** Removes names in one transaction; returns how many existed. */

@@ -1,6 +1,7 @@
 /** Repository of pod sandbox records (table sandboxes, migration 3). */
 import type { Database, Statement } from 'better-sqlite3';
 import { BerthError } from '../base/errors.js';
+import { recording } from './database.js';
 
 export type SandboxState = 'creating' | 'ready' | 'notready';
 
@@ -57,7 +58,9 @@ export class SandboxRepository {
     if (holder !== undefined) {
       throw new BerthError('ALREADY_EXISTS', `pod sandbox name "${r.name}" is reserved by sandbox ${holder.id}`);
     }
-    this.insertStmt.run(r.id, r.namespace, r.name, r.state, r.runtimeHandler, r.createdAtNs, r.config, r.network);
+    recording(`pod sandbox ${r.id}`, () =>
+      this.insertStmt.run(r.id, r.namespace, r.name, r.state, r.runtimeHandler, r.createdAtNs, r.config, r.network),
+    );
   }
 
   update(id: string, state: SandboxState, network: string): void {

@@ -1,7 +1,9 @@
 /**
- * An HTTP proxy in front of a test registry that can stall one blob download part-way, so a test can
- * kill berthd in the middle of a pull at a known point. It records the Range header of every blob GET
- * (to prove a later pull resumed instead of starting over). 127.0.0.1 only.
+ * An HTTP proxy in front of a test registry that can break one blob download part-way: 'stall' sends the first
+ * `afterBytes` bytes and then hangs (so a test can kill berthd in the middle of a pull at a known point), 'cut'
+ * sends them and then drops the connection (a registry or load balancer that resets mid-blob), for the first
+ * `times` GETs of the blob. Without a fault it only passes through. It records the Range header of every blob
+ * GET (to prove a later pull resumed instead of starting over). 127.0.0.1 only.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -10,20 +12,26 @@ import type { AddressInfo } from 'node:net';
 export interface StallProxy {
   /** "http://127.0.0.1:PORT" */
   readonly url: string;
-  /** Resolves once the stalled blob has sent `stallAfterBytes` bytes and hangs. */
+  /** Resolves once the faulty blob has sent `afterBytes` bytes and hung (or been cut) the first time. */
   readonly stalled: Promise<void>;
   /** Range header ("" when none) of each GET of a blob, by digest, in order. */
   readonly ranges: Map<string, string[]>;
-  /** From now on, pass everything through without stalling. */
+  /** From now on, pass everything through without a fault. */
   passThrough(): void;
   close(): Promise<void>;
 }
 
-export async function startStallProxy(
-  upstream: string,
-  stall: { readonly digest: string; readonly afterBytes: number },
-): Promise<StallProxy> {
-  let isStalling = true;
+export interface BlobFault {
+  readonly digest: string;
+  readonly afterBytes: number;
+  /** Default 'stall'. */
+  readonly mode?: 'stall' | 'cut';
+  /** How many GETs of the blob get the fault before it passes through. Default: every one until passThrough(). */
+  readonly times?: number;
+}
+
+export async function startStallProxy(upstream: string, fault?: BlobFault): Promise<StallProxy> {
+  let faultsLeft = fault === undefined ? 0 : (fault.times ?? Infinity);
   let onStalled!: () => void;
   const stalled = new Promise<void>((resolve) => {
     onStalled = resolve;
@@ -55,10 +63,13 @@ export async function startStallProxy(
       return;
     }
     const body = Buffer.from(await up.arrayBuffer());
-    if (isStalling && digest === stall.digest) {
-      res.write(body.subarray(0, stall.afterBytes));
-      hung.push(res); // never ends: the client sees a download that stopped moving
-      onStalled();
+    if (fault !== undefined && faultsLeft > 0 && digest === fault.digest && req.method === 'GET') {
+      faultsLeft--;
+      res.write(body.subarray(0, fault.afterBytes), () => {
+        if (fault.mode === 'cut') res.socket?.destroy(); // after the bytes left: the client sees a reset mid-body
+        onStalled();
+      });
+      if (fault.mode !== 'cut') hung.push(res); // never ends: the client sees a download that stopped moving
       return;
     }
     res.end(body);
@@ -74,7 +85,7 @@ export async function startStallProxy(
     stalled,
     ranges,
     passThrough: () => {
-      isStalling = false;
+      faultsLeft = 0;
     },
     close: async () => {
       for (const res of hung) res.destroy();

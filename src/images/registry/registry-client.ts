@@ -8,7 +8,9 @@
  *
  * Errors: 401 after auth -> UNAUTHENTICATED, 403 -> PERMISSION_DENIED (each with the registry's own
  * message), 404 -> NOT_FOUND, connection failures and 5xx -> UNAVAILABLE naming every endpoint tried
- * (a TLS certificate failure says so, and names the insecure_skip_verify key).
+ * (a TLS certificate failure says so, and names the insecure_skip_verify key). A connection that drops or
+ * stalls (no byte for requestTimeoutMs) in the middle of a body is UNAVAILABLE naming the endpoint and how
+ * far it got; a blob body has no limit on its total time, only on silence.
  * Credentials are never logged or put in messages, nor sent to an upload URL on another origin.
  */
 import { createHash } from 'node:crypto';
@@ -200,7 +202,11 @@ export class RegistryClient {
       if (declared > limit) {
         throw new BerthError('RESOURCE_EXHAUSTED', `${what} is ${declared} bytes, over the ${limit} byte limit`);
       }
-      const bytes = Buffer.from(await res.arrayBuffer());
+      const bytes = Buffer.from(
+        await res.arrayBuffer().catch((err: unknown) => {
+          throw dropped(what, endpoint, undefined, err, opts.signal);
+        }),
+      );
       if (bytes.length > limit) {
         throw new BerthError('RESOURCE_EXHAUSTED', `${what} is over the ${limit} byte limit`);
       }
@@ -227,20 +233,43 @@ export class RegistryClient {
       repo,
       what,
       async (endpoint) => {
-        const res = await this.request(
-          endpoint,
-          repo.domain,
-          this.pullCall(endpoint, repo, `blobs/${digest}`, headers),
-          opts,
-        );
-        if (!res.ok || res.body === null) throw statusError(res.status, what, await registryMessage(res));
-        const length = res.headers.get('content-length');
-        const isPartial = res.status === 206;
-        return {
-          body: res.body as AsyncIterable<Uint8Array>,
-          isPartial,
-          sizeBytes: length === null ? undefined : Number(length) + (isPartial ? offset : 0),
-        };
+        // A layer may take minutes: the limit is on silence (re-armed per chunk), not on the whole download.
+        const idle = new IdleTimer(this.config.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS);
+        try {
+          const res = await this.request(
+            endpoint,
+            repo.domain,
+            { ...this.pullCall(endpoint, repo, `blobs/${digest}`, headers), timeout: idle.signal },
+            opts,
+          );
+          if (!res.ok || res.body === null) throw statusError(res.status, what, await registryMessage(res));
+          const length = res.headers.get('content-length');
+          const isPartial = res.status === 206;
+          const body = res.body as AsyncIterable<Uint8Array>;
+          const signal = opts.signal;
+          async function* watched(): AsyncGenerator<Uint8Array> {
+            let received = 0;
+            try {
+              for await (const chunk of body) {
+                idle.touch();
+                received += chunk.length;
+                yield chunk;
+              }
+            } catch (err) {
+              throw dropped(what, endpoint, (isPartial ? offset : 0) + received, err, signal);
+            } finally {
+              idle.stop();
+            }
+          }
+          return {
+            body: watched(),
+            isPartial,
+            sizeBytes: length === null ? undefined : Number(length) + (isPartial ? offset : 0),
+          };
+        } catch (err) {
+          idle.stop();
+          throw err;
+        }
       },
       opts.preferred,
     );
@@ -640,6 +669,58 @@ export class RegistryClient {
     this.insecure ??= (this.config.insecureDispatcher ?? createInsecureDispatcher)();
     return this.insecure;
   }
+}
+
+/**
+ * An AbortSignal that fires after `idleMs` without touch(): a download may take as long as it needs while bytes
+ * keep coming. Unref'd (the request keeps the process alive); stop() disarms it for good.
+ */
+class IdleTimer {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private isStopped = false;
+
+  constructor(private readonly idleMs: number) {
+    this.touch();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  touch(): void {
+    clearTimeout(this.timer);
+    if (this.isStopped) return;
+    this.timer = setTimeout(
+      () => this.controller.abort(new Error(`no byte for ${this.idleMs} ms`)),
+      this.idleMs,
+    ).unref();
+  }
+
+  stop(): void {
+    this.isStopped = true;
+    clearTimeout(this.timer);
+  }
+}
+
+/**
+ * A body that broke off: UNAVAILABLE naming the endpoint and how far it got (the pull retries and resumes from
+ * there), or CANCELLED when the caller gave up.
+ */
+function dropped(
+  what: string,
+  endpoint: RegistryEndpoint,
+  atByte: number | undefined,
+  err: unknown,
+  signal: AbortSignal | undefined,
+): BerthError {
+  if (signal?.aborted) return new BerthError('CANCELLED', `${what}: cancelled`, { cause: err });
+  const cause = (err as { cause?: unknown }).cause;
+  const why = messageOf(cause instanceof Error ? cause : err);
+  const where = atByte === undefined ? '' : ` after byte ${atByte}`;
+  return new BerthError('UNAVAILABLE', `${what}: connection to ${endpoint.baseUrl} dropped${where}: ${why}`, {
+    cause: err,
+  });
 }
 
 function pushScope(repo: Repository): string {

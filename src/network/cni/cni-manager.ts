@@ -15,6 +15,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Condition, ProbeResult } from '../../base/condition.js';
+import { crashPoint } from '../../base/crash-point.js';
 import { BerthError, errorCode, messageOf } from '../../base/errors.js';
 import type { Exec } from '../../base/exec.js';
 import { ensureDir, writeFileAtomic } from '../../base/fs.js';
@@ -230,6 +231,7 @@ export class CniManager {
       let result: JsonObject | undefined;
       try {
         await this.runList('ADD', LOOPBACK_NETWORK, pod, pod.netnsPath, LOOPBACK_IF_NAME, undefined, options.signal);
+        crashPoint('network.cni.add.after-loopback');
         result = await this.runList('ADD', list, pod, pod.netnsPath, this.ifName, undefined, options.signal);
         if (result === undefined) {
           throw new BerthError('INTERNAL', `CNI network "${list.name}" returned no result for pod ${pod.id}`);
@@ -334,7 +336,8 @@ export class CniManager {
         [list, entry.ifName, prev],
         [LOOPBACK_NETWORK, LOOPBACK_IF_NAME, undefined],
       ] as const) {
-        for (const plugin of [...l.plugins].reverse()) {
+        for (const [i, plugin] of [...l.plugins].reverse().entries()) {
+          if (i > 0) crashPoint('network.cni.del.mid-chain');
           try {
             await this.plugin.run({
               command: 'DEL',
@@ -389,7 +392,8 @@ export class CniManager {
     signal: AbortSignal | undefined,
   ): Promise<JsonObject | undefined> {
     let prevResult = cachedResult;
-    for (const plugin of list.plugins) {
+    for (const [i, plugin] of list.plugins.entries()) {
+      if (i > 0 && command === 'ADD') crashPoint('network.cni.add.mid-chain');
       const result = await this.plugin.run({
         command,
         list,

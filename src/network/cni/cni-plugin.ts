@@ -3,7 +3,7 @@
  * failure into a BerthError naming the plugin, the command, the network and the plugin's own message.
  * Knows nothing about chains or caches; CniManager does.
  */
-import { BerthError, type ErrorCode } from '../../base/errors.js';
+import { BerthError, wrap, type ErrorCode } from '../../base/errors.js';
 import { stderrTail, type Exec } from '../../base/exec.js';
 import type { Logger } from '../../base/logger.js';
 import { findPluginBinary, type NetworkConfigList, type PluginConfig } from './config.js';
@@ -54,6 +54,8 @@ export class CniPlugin {
       timeoutMs: this.timeoutMs,
       maxOutputBytes: MAX_PLUGIN_OUTPUT_BYTES,
       ...(run.signal !== undefined ? { signal: run.signal } : {}),
+    }).catch((err: unknown) => {
+      throw wrap(err, what); // a time limit or a plugin that cannot run: say which plugin, command and pod
     });
     this.log.debug(
       { plugin: run.plugin.type, command: run.command, exitCode: res.exitCode, durationMs: Math.round(res.durationMs) },

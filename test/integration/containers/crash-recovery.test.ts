@@ -8,7 +8,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ContainerConfig, ContainerState, PodSandboxConfig, PodSandboxState } from '../../../src/api/gen/cri.js';
+import {
+  ContainerConfig,
+  ContainerState,
+  LinuxContainerResources,
+  PodSandboxConfig,
+  PodSandboxState,
+} from '../../../src/api/gen/cri.js';
 import { CRASH_POINT_ENV, crashPointMessage } from '../../../src/base/crash-point.js';
 import { integrationSkipReason, restartBerthd, startBerthd, waitForExit } from '../../harness/berthd.js';
 import type { Berthd } from '../../harness/berthd.js';
@@ -21,6 +27,10 @@ const skip = integrationSkipReason() ?? (await registrySkipReason());
 const RPC_TIMEOUT_MS = 30_000;
 const CRASH_WAIT_MS = 30_000;
 const HEX_ID = /^[0-9a-f]{64}$/;
+/** The crash points a pod's run and removal pass, and those a container's create, start and removal pass. */
+const POD_PASSES = ['sandbox.', 'network.'];
+const CONTAINER_PASSES = ['container.', 'snapshots.'];
+const MIB = 1024 * 1024;
 
 interface CrashCase {
   readonly point: string;
@@ -44,7 +54,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
   }
 }
 
-describe('kill -9 at crash points of the pod and container lifecycles', { skip, timeout: 180_000 }, () => {
+describe('kill -9 at crash points of the pod and container lifecycles', { skip, timeout: 300_000 }, () => {
   let registry: Registry;
   let berthd: Berthd;
   let image: string;
@@ -79,6 +89,18 @@ describe('kill -9 at crash points of the pod and container lifecycles', { skip, 
   const start = (containerId: string) => unary(rt().startContainer.bind(rt()), { containerId }, RPC_TIMEOUT_MS);
   const stop = (containerId: string) =>
     unary(rt().stopContainer.bind(rt()), { containerId, timeout: 0n }, RPC_TIMEOUT_MS);
+  const stopPod = (podSandboxId: string) => unary(rt().stopPodSandbox.bind(rt()), { podSandboxId }, RPC_TIMEOUT_MS);
+  const updateResources = (containerId: string, memoryLimitInBytes: number) =>
+    unary(
+      rt().updateContainerResources.bind(rt()),
+      {
+        containerId,
+        linux: LinuxContainerResources.fromJSON({ memoryLimitInBytes }),
+        windows: undefined,
+        annotations: {},
+      },
+      RPC_TIMEOUT_MS,
+    );
   const removeContainer = (containerId: string) =>
     unary(rt().removeContainer.bind(rt()), { containerId }, RPC_TIMEOUT_MS);
   const containers = async () => (await unary(rt().listContainers.bind(rt()), { filter: undefined })).containers;
@@ -198,15 +220,74 @@ describe('kill -9 at crash points of the pod and container lifecycles', { skip, 
   const ids = new Map<string, string>();
   const runCase = (point: string, name: string): CrashCase => ({
     point,
-    verifyPasses: ['sandbox.'],
+    verifyPasses: POD_PASSES,
     act: () => runPod(name),
     verify: runAgain(name),
   });
   const createCase = (point: string, name: string): CrashCase => ({
     point,
-    verifyPasses: ['container.'],
+    verifyPasses: CONTAINER_PASSES,
     act: () => create(name),
     verify: createAgain(name),
+  });
+  /**
+   * A pod whose StopPodSandbox or RemovePodSandbox a crash cut off: it is listed (ready only if nothing was
+   * released yet), stop and removal finish, and the same pod runs again.
+   */
+  const podTeardownCase = (
+    point: string,
+    name: string,
+    rpc: 'stop' | 'remove',
+    expected: PodSandboxState,
+    /** With a running container in the pod: what it is after the crash. */
+    container?: 'exited' | 'gone',
+  ): CrashCase => ({
+    point,
+    verifyPasses: container === undefined ? POD_PASSES : [...POD_PASSES, ...CONTAINER_PASSES],
+    prepare: async () => {
+      const pod = await runPod(name);
+      ids.set(name, pod);
+      if (container !== undefined) await start(await createIn(pod, `${name}-ctr`));
+    },
+    act: () => (rpc === 'stop' ? stopPod(ids.get(name)!) : removePod(ids.get(name)!)),
+    verify: async () => {
+      const pod = await podNamed(name);
+      assert.ok(pod !== undefined, `the pod whose ${rpc} was interrupted is listed`);
+      assert.equal(pod?.id, ids.get(name));
+      assert.equal(pod.state, expected, `the pod is listed ${PodSandboxState[expected]}`);
+      if (container !== undefined) {
+        const state = (await containerNamed(`${name}-ctr`))?.state;
+        assert.equal(state, container === 'gone' ? undefined : ContainerState.CONTAINER_EXITED);
+      }
+      await stopPod(pod.id);
+      assert.equal((await podNamed(name))?.state, PodSandboxState.SANDBOX_NOTREADY);
+      await removePod(pod.id);
+      assert.equal(await podNamed(name), undefined);
+      await assertNoLeftovers(`after the finished ${rpc}`);
+      await removePod(await runPod(name));
+    },
+  });
+  /** A container whose RemoveContainer a crash cut off after it was stopped: listed exited, removable, reusable. */
+  const removeCase = (point: string, name: string): CrashCase => ({
+    point,
+    verifyPasses: CONTAINER_PASSES,
+    prepare: async () => {
+      const id = await create(name);
+      ids.set(name, id);
+      await start(id);
+    },
+    act: () => removeContainer(ids.get(name)!),
+    verify: async () => {
+      const id = ids.get(name)!;
+      const c = await containerNamed(name);
+      assert.ok(c !== undefined, 'the container whose removal was interrupted is listed');
+      assert.equal(c?.id, id);
+      assert.equal(c.state, ContainerState.CONTAINER_EXITED);
+      await removeContainer(id);
+      assert.equal(await containerNamed(name), undefined);
+      await assertNoLeftovers('after the finished removal');
+      await createAgain(name)();
+    },
   });
   const cases: CrashCase[] = [
     runCase('sandbox.run.after-record', 'run-after-record'),
@@ -217,50 +298,17 @@ describe('kill -9 at crash points of the pod and container lifecycles', { skip, 
     createCase('container.create.after-bundle', 'create-after-bundle'),
     runCase('sandbox.run.before-ready', 'run-before-ready'),
     createCase('container.create.after-conmon', 'create-after-conmon'),
-    {
-      point: 'sandbox.remove.after-containers',
-      verifyPasses: ['sandbox.', 'container.'],
-      prepare: async () => {
-        const pod = await runPod('remove-after-containers');
-        ids.set('remove-after-containers', pod);
-        await start(await createIn(pod, 'inside'));
-      },
-      act: () => removePod(ids.get('remove-after-containers')!),
-      verify: async () => {
-        // The removal stopped after the containers went: the pod is still there, and its removal can finish.
-        const pod = await podNamed('remove-after-containers');
-        assert.ok(pod !== undefined, 'the pod whose removal was interrupted is listed');
-        assert.equal(pod?.id, ids.get('remove-after-containers'));
-        assert.equal(await containerNamed('inside'), undefined);
-        await removePod(pod.id);
-        assert.equal(await podNamed('remove-after-containers'), undefined);
-        await assertNoLeftovers('after the finished removal');
-        await removePod(await runPod('remove-after-containers'));
-      },
-    },
+    runCase('sandbox.run.after-shm', 'run-after-shm'),
+    createCase('container.create.after-prepare', 'create-after-prepare'),
+    runCase('network.cni.add.after-loopback', 'add-after-loopback'),
+    createCase('snapshots.active.before-rename', 'active-before-rename'),
+    runCase('network.cni.add.mid-chain', 'add-mid-chain'),
     createCase('container.create.before-created', 'create-before-created'),
-    {
-      point: 'sandbox.remove.after-release',
-      verifyPasses: ['sandbox.'],
-      prepare: async () => {
-        ids.set('remove-after-release', await runPod('remove-after-release'));
-      },
-      act: () => removePod(ids.get('remove-after-release')!),
-      verify: async () => {
-        // Its network and namespaces were released: the pod is listed not ready until the removal is retried.
-        const pod = await podNamed('remove-after-release');
-        assert.ok(pod !== undefined, 'the pod whose removal was interrupted is listed');
-        assert.equal(pod?.id, ids.get('remove-after-release'));
-        assert.equal(pod.state, PodSandboxState.SANDBOX_NOTREADY);
-        await removePod(pod.id);
-        assert.equal(await podNamed('remove-after-release'), undefined);
-        await assertNoLeftovers('after the finished removal');
-        await removePod(await runPod('remove-after-release'));
-      },
-    },
+    // Its network and namespaces were released: listed not ready until the removal is retried.
+    podTeardownCase('sandbox.remove.after-release', 'remove-after-release', 'remove', PodSandboxState.SANDBOX_NOTREADY),
     {
       point: 'container.start.after-runtime-start',
-      verifyPasses: ['container.'],
+      verifyPasses: CONTAINER_PASSES,
       prepare: async () => {
         ids.set('start', await create('start'));
       },
@@ -275,9 +323,11 @@ describe('kill -9 at crash points of the pod and container lifecycles', { skip, 
         await createAgain('start')();
       },
     },
+    // StopPodSandbox marks the pod not ready before it releases anything; the restart finishes the release.
+    podTeardownCase('sandbox.stop.after-network', 'stop-after-network', 'stop', PodSandboxState.SANDBOX_NOTREADY),
     {
       point: 'container.stop.after-kill',
-      verifyPasses: ['container.'],
+      verifyPasses: CONTAINER_PASSES,
       prepare: async () => {
         const id = await create('stop');
         ids.set('stop', id);
@@ -297,26 +347,87 @@ describe('kill -9 at crash points of the pod and container lifecycles', { skip, 
         await createAgain('stop')();
       },
     },
+    podTeardownCase('sandbox.stop.after-release', 'stop-after-release', 'stop', PodSandboxState.SANDBOX_NOTREADY),
+    // The runtime forgot it, berthd had not: it is listed exited, and a retried removal finishes the job.
+    removeCase('container.remove.after-delete', 'remove'),
+    podTeardownCase('sandbox.remove.after-network', 'remove-after-network', 'remove', PodSandboxState.SANDBOX_NOTREADY),
     {
-      point: 'container.remove.after-delete',
-      verifyPasses: ['container.'],
+      point: 'container.start.before-runtime-start',
+      verifyPasses: CONTAINER_PASSES,
       prepare: async () => {
-        const id = await create('remove');
-        ids.set('remove', id);
+        ids.set('start-before', await create('start-before'));
+      },
+      act: () => start(ids.get('start-before')!),
+      verify: async () => {
+        // Only the start time was stored: the container is created, not started, and starts now.
+        const id = ids.get('start-before')!;
+        const st = await statusOf(id);
+        assert.equal(st.state, ContainerState.CONTAINER_CREATED);
+        assert.equal(st.startedAt, 0n, 'a container the runtime never started has no start time');
+        await start(id);
+        assert.equal((await statusOf(id)).state, ContainerState.CONTAINER_RUNNING);
+        await removeContainer(id);
+      },
+    },
+    // DEL ran for portmap, not yet for bridge: the restart runs the whole DEL chain again.
+    podTeardownCase('network.cni.del.mid-chain', 'del-mid-chain', 'remove', PodSandboxState.SANDBOX_NOTREADY),
+    {
+      point: 'container.update.after-runtime',
+      verifyPasses: CONTAINER_PASSES,
+      prepare: async () => {
+        const id = await create('update');
+        ids.set('update', id);
         await start(id);
       },
-      act: () => removeContainer(ids.get('remove')!),
+      act: () => updateResources(ids.get('update')!, 64 * MIB),
       verify: async () => {
-        // The runtime forgot it, berthd had not: it is listed exited, and a retried removal finishes the job.
-        const id = ids.get('remove')!;
-        const c = await containerNamed('remove');
-        assert.ok(c !== undefined, 'the container whose removal was interrupted is listed');
-        assert.equal(c?.id, id);
-        assert.equal(c.state, ContainerState.CONTAINER_EXITED);
+        // The cgroup has the new limit, the record the old one: the retried update makes them agree.
+        const id = ids.get('update')!;
+        assert.equal((await statusOf(id)).state, ContainerState.CONTAINER_RUNNING);
+        await updateResources(id, 64 * MIB);
+        assert.equal((await statusOf(id)).resources?.linux?.memoryLimitInBytes, BigInt(64 * MIB));
         await removeContainer(id);
-        assert.equal(await containerNamed('remove'), undefined);
-        await assertNoLeftovers('after the finished removal');
-        await createAgain('remove')();
+        await createAgain('update')();
+      },
+    },
+    podTeardownCase('sandbox.remove.before-record', 'remove-before-record', 'remove', PodSandboxState.SANDBOX_NOTREADY),
+    removeCase('container.remove.after-stop', 'remove-after-stop'),
+    // The removal stopped after the containers went: the pod is still ready (nothing released), and goes.
+    podTeardownCase(
+      'sandbox.remove.after-containers',
+      'remove-after-containers',
+      'remove',
+      PodSandboxState.SANDBOX_READY,
+      'gone',
+    ),
+    removeCase('container.remove.after-unmount', 'remove-after-unmount'),
+    // The containers stopped, nothing else: the pod is ready with its container exited, and stops now.
+    podTeardownCase(
+      'sandbox.stop.after-containers',
+      'stop-after-containers',
+      'stop',
+      PodSandboxState.SANDBOX_READY,
+      'exited',
+    ),
+    removeCase('container.remove.after-snapshot', 'remove-after-snapshot'),
+    removeCase('container.remove.before-record', 'remove-before-record'),
+    {
+      point: 'container.exit.before-record',
+      verifyPasses: CONTAINER_PASSES,
+      prepare: async () => {
+        const id = await create('exit');
+        ids.set('exit', id);
+        await start(id);
+      },
+      act: () => stop(ids.get('exit')!),
+      verify: async () => {
+        // conmon wrote the exit file; berthd died before recording it: the restart reads it.
+        const id = ids.get('exit')!;
+        const st = await statusOf(id);
+        assert.equal(st.state, ContainerState.CONTAINER_EXITED);
+        assert.equal(st.exitCode, 137);
+        await removeContainer(id);
+        await createAgain('exit')();
       },
     },
   ];

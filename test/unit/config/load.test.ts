@@ -76,6 +76,20 @@ describe('config', () => {
     }
   });
 
+  it('reads the child process time limits, finite and at least 100ms', () => {
+    const d = defaultConfig().plugins.cri;
+    assert.equal(d.runtime_timeout, '60s');
+    assert.equal(d.runtime_create_timeout, '2m');
+    assert.equal(d.cni.plugin_timeout, '60s');
+    const c = parseConfigToml(
+      '[plugins.cri]\nruntime_timeout = "2s"\nruntime_create_timeout = "3s"\n[plugins.cri.cni]\nplugin_timeout = "1s"\n',
+    ).plugins.cri;
+    assert.deepEqual([c.runtime_timeout, c.runtime_create_timeout, c.cni.plugin_timeout], ['2s', '3s', '1s']);
+    assert.match(errorOf('[plugins.cri]\nruntime_timeout = "0s"\n'), /plugins\.cri\.runtime_timeout: /);
+    assert.match(errorOf('[plugins.cri]\nruntime_create_timeout = "2d"\n'), /plugins\.cri\.runtime_create_timeout: /);
+    assert.match(errorOf('[plugins.cri.cni]\nplugin_timeout = "forever"\n'), /plugins\.cri\.cni\.plugin_timeout: /);
+  });
+
   it('quotes host keys with dots in paths', () => {
     const msg = errorOf('[plugins.cri.registry.mirrors."docker.io"]\nendpoint = ["ftp://x"]\n');
     assert.match(msg, /plugins\.cri\.registry\.mirrors\."docker\.io"\.endpoint\[0\]: must be an http/);

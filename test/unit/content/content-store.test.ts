@@ -134,6 +134,47 @@ describe('content store: writing', () => {
     }
   });
 
+  it('resuming an ingest does not rewrite its expected file, which a crash could tear (issue #7)', () =>
+    withStore(async (store, root) => {
+      const first = await store.openWriter('pull-y', { digest: DIGEST, sizeBytes: DATA.length });
+      await first.write(DATA.subarray(0, 100));
+      await first.close();
+      const [dir] = await ingestNames(root);
+      const before = await stat(join(root, 'ingest', dir!, 'expected'));
+      const resumed = await store.openWriter('pull-y', { digest: DIGEST, sizeBytes: DATA.length });
+      assert.equal(resumed.offset, 100);
+      const after = await stat(join(root, 'ingest', dir!, 'expected'));
+      assert.deepEqual([after.ino, after.mtimeMs], [before.ino, before.mtimeMs], 'the same file, untouched');
+      await resumed.close();
+    }));
+
+  it('drops at restart an ingest whose blob a crash committed but did not clean up (issue #7)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'berth-content-'));
+    try {
+      const before = new ContentStore(root);
+      await before.init();
+      await before.writeFrom('pull-done', { digest: DIGEST, sizeBytes: DATA.length }, chunks(DATA));
+      // A kill -9 between commit's rename and the removal of the ingest dir leaves ref and expected behind.
+      const stale = join(root, 'ingest', 'a'.repeat(64));
+      await mkdir(stale);
+      await writeFile(join(stale, 'ref'), 'pull-done');
+      await writeFile(join(stale, 'expected'), JSON.stringify({ digest: DIGEST, sizeBytes: DATA.length }));
+      const other = DATA.subarray(0, 10);
+      const w = await before.openWriter('pull-other', { digest: sha256Digest(other), sizeBytes: other.length });
+      await w.write(other.subarray(0, 4));
+      const after = new ContentStore(root);
+      await after.init();
+      assert.deepEqual(
+        (await after.listIngests()).map((i) => [i.ref, i.offset]),
+        [['pull-other', 4]],
+        'the resumable ingest stays, the stale one is gone',
+      );
+      await before.close();
+      await after.close();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
   it('starts over when a ref is reused for another digest or the expected file is torn', () =>
     withStore(async (store, root) => {
       const other = sha256Digest(Buffer.from('other'));
