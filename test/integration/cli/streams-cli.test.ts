@@ -64,7 +64,7 @@ describe('berth exec, attach and port-forward', { skip, timeout: 180_000 }, () =
     echo = await ctr('echo', { command: ['sh', '-c', 'while read l; do echo "got:$l"; done'], stdin: true });
   });
   after(async () => {
-    if (pod !== undefined) berth('rmp', '-f', pod);
+    if (pod !== undefined) assert.equal(berth('rmp', pod).status, 0, 'the pod and its containers are removed');
     await berthd?.cleanup();
     await registry?.stop();
   });
