@@ -14,7 +14,7 @@ import { BATCH_BYTES } from '../base/batched-write.js';
 import { crashPoint } from '../base/crash-point.js';
 import { BerthError, isNotFound, isResourceExhausted } from '../base/errors.js';
 import { parseDigest, sha256Digest } from './digest.js';
-import { IngestWriter, ioError, readExpected, syncDir } from './ingest-writer.js';
+import { INGEST_STAGING_PREFIX, IngestWriter, ioError, readExpected, syncDir } from './ingest-writer.js';
 import type { BlobInfo, ContentWriter, ExpectedBlob } from './ingest-writer.js';
 
 /** An unfinished write, for `berth content active` and stale-ingest cleanup. */
@@ -58,7 +58,7 @@ export interface WriteStreamOptions {
 }
 
 const HEX_NAME = /^[0-9a-f]{64}$/;
-const TMP_PREFIX = '.tmp-';
+const TMP_PREFIX = INGEST_STAGING_PREFIX;
 
 export class ContentStore {
   /** Ingest dir names (sha256 of the ref) and writeBlob temp names in use; null while a writer opens. */
@@ -88,7 +88,7 @@ export class ContentStore {
       if (this.active.has(name)) continue;
       const path = join(this.ingestDir, name);
       if (name.startsWith(TMP_PREFIX)) {
-        await rm(path, { force: true });
+        await rm(path, { recursive: true, force: true }); // a writeBlob file or an ingest dir being removed
         continue;
       }
       if (!HEX_NAME.test(name)) continue;

@@ -3,7 +3,7 @@
  * survives the writer (and berthd); only commit(), after the size and sha256 match, moves them into the
  * blob namespace, so a blob path never holds unverified bytes. The store serialises writers per ref.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -59,6 +59,8 @@ export interface IngestHooks {
 
 /** Blobs are immutable: read-only, owner only (containerd also drops the write bits at commit). */
 const BLOB_MODE = 0o400;
+/** Names in the ingest dir that are being written or removed, never resumed: init removes them. */
+export const INGEST_STAGING_PREFIX = '.tmp-';
 const READ_CHUNK_BYTES = 1024 * 1024;
 const OPEN_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
 
@@ -207,12 +209,24 @@ export class IngestWriter implements ContentWriter {
     if (!this.isDone) await this.end(false);
   }
 
-  /** Releases the ref only after the dir is gone, so a new writer on the ref never sees its files removed. */
+  /**
+   * Releases the ref only after the dir is gone, so a new writer on the ref never sees its files removed. The
+   * dir is first renamed to a staging name (which the store's init removes): a crash in the middle of a
+   * recursive rm would otherwise leave the dir without its `expected` file, an ingest nobody could tell apart
+   * from one still to resume.
+   */
   private async end(isRemoving: boolean): Promise<void> {
     this.isDone = true;
     try {
       await this.fh.close().catch(() => undefined); // already closed after a successful rename
-      if (isRemoving) await rm(this.dir, { recursive: true, force: true });
+      if (isRemoving) {
+        const doomed = join(dirname(this.dir), `${INGEST_STAGING_PREFIX}${randomBytes(8).toString('hex')}`);
+        const isMoved = await rename(this.dir, doomed).then(
+          () => true,
+          () => false,
+        );
+        await rm(isMoved ? doomed : this.dir, { recursive: true, force: true });
+      }
     } finally {
       this.hooks.release();
     }

@@ -1,7 +1,7 @@
 // The content store against a real temp directory: verified commits, resumable ingests, digest validation, GC.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, watch, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentStore, LeaseManager, sha256Digest } from '../../../src/content/index.js';
@@ -175,6 +175,42 @@ describe('content store: writing', () => {
       await rm(root, { recursive: true, force: true });
     }
   });
+  it('removes a committed ingest by renaming it away first, and init clears a half-removed one (issue #7)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'berth-content-'));
+    try {
+      const before = new ContentStore(root);
+      await before.init();
+      const w = await before.openWriter('pull-z', { digest: DIGEST, sizeBytes: DATA.length });
+      const [dir] = await ingestNames(root);
+      const stopWatching = new AbortController();
+      const watcher = watch(join(root, 'ingest'), { signal: stopWatching.signal });
+      const seen: string[] = [];
+      const watching = (async () => {
+        for await (const ev of watcher) if (ev.filename !== null) seen.push(ev.filename);
+      })().catch(() => undefined);
+      await w.write(DATA);
+      await w.commit();
+      await new Promise((r) => setTimeout(r, 50)); // inotify events arrive asynchronously
+      stopWatching.abort();
+      await watching;
+      assert.ok(
+        seen.some((n) => n.startsWith('.tmp-')),
+        `the ingest dir ${dir} left under a staging name: ${seen.join(', ')}`,
+      );
+      // A kill -9 inside the recursive removal: the staging dir keeps some of its files, `expected` gone.
+      const torn = join(root, 'ingest', '.tmp-fedcba9876543210');
+      await mkdir(torn);
+      await writeFile(join(torn, 'ref'), 'pull-z');
+      const after = new ContentStore(root);
+      await after.init();
+      assert.deepEqual(await ingestNames(root), [], 'nothing is left in ingest/');
+      await before.close();
+      await after.close();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('starts over when a ref is reused for another digest or the expected file is torn', () =>
     withStore(async (store, root) => {
       const other = sha256Digest(Buffer.from('other'));
