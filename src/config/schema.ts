@@ -230,6 +230,11 @@ export const ConfigSchema = z
               .max(64)
               .default(3)
               .describe("Layers of one pull downloaded at once (containerd's key of the same name)."),
+            image_pull_progress_timeout: childTimeout
+              .default('1m')
+              .describe(
+                'How long a registry request (pull or push) may go without a byte moving (a blob transfer is re-armed by every chunk); then the connection is dropped and the download resumes from where it stopped, or the pull fails with UNAVAILABLE. containerd\'s key (its default is "5m").',
+              ),
             container_log_rotation: z
               .enum(['auto', 'always', 'never'])
               .default('auto')

@@ -117,6 +117,7 @@ export class Daemon {
     await content.init();
     const registry = new RegistryClient({
       mirrors: cri.registry.mirrors,
+      requestTimeoutMs: parseDurationMs(cri.image_pull_progress_timeout),
       credentialsFor: (host) => {
         const auth = cri.registry.configs[host]?.auth;
         if (auth === undefined) return undefined;

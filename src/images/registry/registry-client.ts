@@ -364,7 +364,10 @@ export class RegistryClient {
     const touch = (): void => {
       clearTimeout(timer);
       if (isSettled) return;
-      timer = setTimeout(() => idle.abort(new Error(`no progress for ${idleMs} ms`)), idleMs).unref();
+      timer = setTimeout(
+        () => idle.abort(new Error(`no progress for ${idleMs} ms (image_pull_progress_timeout)`)),
+        idleMs,
+      ).unref();
     };
     touch();
     async function* counted(): AsyncGenerator<Uint8Array> {
@@ -692,7 +695,7 @@ class IdleTimer {
     clearTimeout(this.timer);
     if (this.isStopped) return;
     this.timer = setTimeout(
-      () => this.controller.abort(new Error(`no byte for ${this.idleMs} ms`)),
+      () => this.controller.abort(new Error(`no byte for ${this.idleMs} ms (image_pull_progress_timeout)`)),
       this.idleMs,
     ).unref();
   }
