@@ -7,7 +7,7 @@ import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc
 import { AdminService } from '../api/gen/admin.js';
 import type { Logger } from '../base/logger.js';
 import { buildService, tolerantDefinition } from '../cri/index.js';
-import type { CallOutcome } from '../cri/index.js';
+import type { ServiceHooks } from '../cri/index.js';
 import { deleteContent, listContent, readContent } from './content.js';
 import type { AdminDeps } from './deps.js';
 import { subscribe } from './events.js';
@@ -32,7 +32,7 @@ export function createAdminService(
   deps: AdminDeps,
   log: Logger,
   isReady: () => boolean,
-  onCallEnd?: (outcome: CallOutcome) => void,
+  hooks: ServiceHooks = {},
 ): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
   const { events, nowNs } = deps;
   const implementation = buildService(
@@ -55,7 +55,7 @@ export function createAdminService(
       exportImages: exportImages(deps.images, deps.namespaces),
       importImages: importImages(deps.images, deps.namespaces),
     },
-    { serviceName: 'Admin', log, isReady, ...(onCallEnd ? { onCallEnd } : {}) },
+    { serviceName: 'Admin', log, isReady, ...hooks },
   );
   return { definition: tolerantDefinition(AdminService), implementation };
 }

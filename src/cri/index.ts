@@ -6,7 +6,7 @@ import { ImageServiceService, RuntimeServiceService } from '../api/gen/cri.js';
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../base/logger.js';
 import { buildService, tolerantDefinition } from './server.js';
-import type { CallOutcome } from './server.js';
+import type { ServiceHooks } from './server.js';
 import { runtimeVersion } from './runtime-version.js';
 import { runtimeStatus } from './runtime-status.js';
 import { runtimeConfig } from './runtime-config.js';
@@ -50,7 +50,7 @@ export type { Sandboxes } from './pod-sandbox.js';
 export type { Containers, ImageLookup } from './containers.js';
 export type { StreamUrls } from './streaming.js';
 export { buildService, tolerantDefinition } from './server.js';
-export type { CallContext, CallOutcome, ServiceOptions, Handlers } from './server.js';
+export type { CallContext, CallOutcome, ServiceHooks, ServiceOptions, Handlers } from './server.js';
 export { GRPC_STATUS, fromServiceError, toStatus } from './errors.js';
 
 export interface CriServices {
@@ -62,9 +62,9 @@ export function createCriServices(
   deps: RuntimeServiceDeps & ImageServiceDeps,
   log: Logger,
   isReady: () => boolean,
-  onCallEnd?: (outcome: CallOutcome) => void,
+  hooks: ServiceHooks = {},
 ): readonly CriServices[] {
-  const common = { log, isReady, ...(onCallEnd ? { onCallEnd } : {}) };
+  const common = { log, isReady, ...hooks };
   const runtime = buildService(
     RuntimeServiceService,
     {

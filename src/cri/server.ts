@@ -63,7 +63,16 @@ export interface ServiceOptions {
   readonly namespaceExists?: (name: string) => boolean;
   /** Told of every call's end, whatever its outcome (metrics). Must not throw. */
   readonly onCallEnd?: (outcome: CallOutcome) => void;
+  /**
+   * Aborted when the daemon begins to shut down: server streams (event subscriptions, which never end on
+   * their own) end with UNAVAILABLE at once, so the client reconnects to the next daemon and shutdown does not
+   * wait out its grace period for them.
+   */
+  readonly shutdown?: AbortSignal;
 }
+
+/** What a daemon passes to every service it builds. */
+export type ServiceHooks = Pick<ServiceOptions, 'onCallEnd' | 'shutdown'>;
 
 export interface CallOutcome {
   /** serviceName of the options ("RuntimeService"). */
@@ -233,27 +242,59 @@ function wrapServerStream(rpcName: string, handler: StreamHandler, options: Serv
       call.emit('error', logFailure(log, bad, elapsedMs(), end));
       return;
     }
+    if (options.shutdown?.aborted) {
+      end('UNAVAILABLE');
+      call.emit('error', { code: status.UNAVAILABLE, details: `${rpcName}: berthd is shutting down; reconnect` });
+      return;
+    }
+    // The handler sees one signal: the client's cancel or the daemon's shutdown, whichever comes first.
+    const stop = new AbortController();
+    const onCancel = (): void => stop.abort(ctx.signal.reason);
+    const onShutdown = (): void => stop.abort(new Error('berthd is shutting down'));
+    ctx.signal.addEventListener('abort', onCancel, { once: true });
+    options.shutdown?.addEventListener('abort', onShutdown, { once: true });
+    const release = (): void => {
+      ctx.signal.removeEventListener('abort', onCancel);
+      options.shutdown?.removeEventListener('abort', onShutdown);
+    };
+    const isShutDown = (): boolean => options.shutdown?.aborted === true && !ctx.signal.aborted;
+    const shutDownStatus = (): { code: status; details: string } => {
+      end('UNAVAILABLE');
+      log.info({ durationMs: elapsedMs() }, 'ended by the daemon shutting down');
+      return { code: status.UNAVAILABLE, details: `${rpcName}: berthd is shutting down; reconnect` };
+    };
+    const streamCtx: CallContext = { ...ctx, signal: stop.signal };
     const send = async (message: unknown): Promise<void> => {
-      if (ctx.signal.aborted) throw new BerthError('CANCELLED', `${rpcName} cancelled by the client`);
+      if (stop.signal.aborted) throw new BerthError('CANCELLED', `${rpcName} cancelled by the client`);
       if (!call.write(message)) {
         await new Promise<void>((resolve) => {
           const done = (): void => {
             call.off('drain', done);
-            ctx.signal.removeEventListener('abort', done);
+            stop.signal.removeEventListener('abort', done);
             resolve();
           };
           call.on('drain', done);
-          ctx.signal.addEventListener('abort', done);
+          stop.signal.addEventListener('abort', done);
         });
       }
     };
-    handler(call.request, ctx, send).then(
+    handler(call.request, streamCtx, send).then(
       () => {
+        release();
+        if (isShutDown()) {
+          call.emit('error', shutDownStatus());
+          return;
+        }
         log.info({ durationMs: elapsedMs() }, 'ok');
         end('OK');
         call.end();
       },
       (err: unknown) => {
+        release();
+        if (isShutDown()) {
+          call.emit('error', shutDownStatus());
+          return;
+        }
         const st = logFailure(log, err, elapsedMs(), end);
         if (!ctx.signal.aborted) call.emit('error', st);
       },

@@ -92,6 +92,8 @@ export class Daemon {
   /** Only a socket this daemon bound is removed on close: never another berthd's. */
   private hasBoundSocket = false;
   private closing: Promise<void> | undefined;
+  /** Ends the server streams (event subscriptions) when shutdown begins. */
+  private readonly shuttingDown = new AbortController();
 
   constructor(private readonly options: DaemonOptions) {}
 
@@ -275,7 +277,10 @@ export class Daemon {
       events.subscribe((e) => metrics.observeEvent(e));
       await metrics.start();
     }
-    const onCallEnd = metrics === undefined ? undefined : metrics.observeRpc.bind(metrics);
+    const hooks = {
+      ...(metrics === undefined ? {} : { onCallEnd: metrics.observeRpc.bind(metrics) }),
+      shutdown: this.shuttingDown.signal,
+    };
 
     const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     const isReady = (): boolean => this.isReady;
@@ -312,7 +317,7 @@ export class Daemon {
       },
       rpcLog,
       isReady,
-      onCallEnd,
+      hooks,
     )) {
       server.addService(svc.definition, svc.implementation);
     }
@@ -354,7 +359,7 @@ export class Daemon {
       },
       rpcLog,
       isReady,
-      onCallEnd,
+      hooks,
     );
     server.addService(admin.definition, admin.implementation);
     this.server = server;
@@ -407,6 +412,7 @@ export class Daemon {
     this.isReady = false;
     const server = this.server;
     this.listener?.close();
+    this.shuttingDown.abort();
     if (server !== undefined) {
       await shutdownServer(server, this.options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log);
     }

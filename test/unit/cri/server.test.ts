@@ -7,7 +7,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import type { ServerUnaryCall, sendUnaryData, handleUnaryCall } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { AdminService } from '../../../src/api/gen/admin.js';
-import type { PullImageRequest } from '../../../src/api/gen/admin.js';
+import type { PullImageRequest, SubscribeRequest } from '../../../src/api/gen/admin.js';
 import { ImageServiceService, RuntimeServiceService } from '../../../src/api/gen/cri.js';
 import type { ListImagesRequest, VersionRequest } from '../../../src/api/gen/cri.js';
 import { buildService, GRPC_STATUS } from '../../../src/cri/index.js';
@@ -164,6 +164,45 @@ describe('cri server wrapper', () => {
     assert.equal(failed.messages.length, 1);
     assert.equal(failed.err?.code, status.NOT_FOUND);
     assert.equal(failed.err?.details, 'no such image');
+  });
+
+  it('ends a server stream with UNAVAILABLE when the daemon shuts down, and drops its listener', async () => {
+    const shutdown = new AbortController();
+    const ends: string[] = [];
+    const impl = buildService(
+      AdminService,
+      {
+        subscribe: async (_r: SubscribeRequest, ctx) => {
+          // Like the event streams: waits until its signal says stop, then returns normally.
+          await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+        },
+      },
+      {
+        serviceName: 'Admin',
+        log,
+        isReady: () => true,
+        shutdown: shutdown.signal,
+        onCallEnd: (o) => ends.push(o.code),
+      },
+    );
+    const call = Object.assign(new EventEmitter(), {
+      request: { filters: [] },
+      metadata: new Metadata(),
+      write: () => true,
+      end: () => assert.fail('a stream cut by shutdown does not end with OK'),
+    });
+    const ended = new Promise<{ code?: number; details?: string }>((resolve) => call.on('error', resolve));
+    (impl['subscribe'] as (c: unknown) => void)(call);
+    shutdown.abort();
+    const err = await ended;
+    assert.equal(err.code, status.UNAVAILABLE);
+    assert.equal(err.details, 'Subscribe: berthd is shutting down; reconnect');
+    assert.deepEqual(ends, ['UNAVAILABLE']);
+    // A stream opened after shutdown began ends at once the same way.
+    const late = Object.assign(new EventEmitter(), { request: { filters: [] }, metadata: new Metadata() });
+    const lateEnd = new Promise<{ code?: number }>((resolve) => late.on('error', resolve));
+    (impl['subscribe'] as (c: unknown) => void)(late);
+    assert.equal((await lateEnd).code, status.UNAVAILABLE);
   });
 
   it('reports the end of every call (service, method, code, duration) to onCallEnd', async () => {
