@@ -8,7 +8,7 @@ import { stderrTail, type Exec } from '../../base/exec.js';
 import type { Logger } from '../../base/logger.js';
 import { findPluginBinary, type NetworkConfigList, type PluginConfig } from './config.js';
 import { buildPluginEnv, buildPluginStdin, type CniCommand } from './invocation.js';
-import { berthCodeOfCniError, parseCniError } from './result.js';
+import { berthCodeOfCniError, hintOfCniFailure, parseCniError } from './result.js';
 import type { CniPod, JsonObject } from './types.js';
 
 /** Results and error objects are small; a plugin printing more is broken. */
@@ -86,8 +86,11 @@ export class CniPlugin {
     const cniError = parseCniError(stdout) ?? parseCniError(stderr);
     if (cniError !== undefined) {
       const details = cniError.details !== undefined ? ` (${cniError.details})` : '';
+      const said = `${what} failed: ${cniError.msg}${details} [CNI error ${cniError.code}]`;
+      const hint = hintOfCniFailure(cniError.msg);
+      if (hint !== undefined) return new BerthError(hint.code, `${said}; ${hint.hint}`);
       const code: ErrorCode = berthCodeOfCniError(cniError.code);
-      return new BerthError(code, `${what} failed: ${cniError.msg}${details} [CNI error ${cniError.code}]`);
+      return new BerthError(code, said);
     }
     const how = exitCode === null ? `was killed by ${signal ?? 'a signal'}` : `exited with ${exitCode}`;
     const output = stderrTail(`${stderr}\n${stdout}`, 2000);

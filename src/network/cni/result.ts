@@ -169,3 +169,27 @@ const CNI_ERROR_CODES: ReadonlyMap<number, ErrorCode> = new Map<number, ErrorCod
 export function berthCodeOfCniError(code: number): ErrorCode {
   return CNI_ERROR_CODES.get(code) ?? 'UNKNOWN';
 }
+
+/** A failure the operator can fix on the node, recognised from a plugin's message. */
+export interface CniFailureHint {
+  readonly code: ErrorCode;
+  readonly hint: string;
+}
+
+// The bridge plugin's words when its bridge already carries a gateway address from another subnet (a bridge
+// left by an earlier config, e.g. after default_subnet changed): every pod ADD fails until the node is fixed.
+const STALE_BRIDGE_ADDRESS = /"([^"]+)" already has an IP address different from (\S+)/;
+
+export function hintOfCniFailure(message: string): CniFailureHint | undefined {
+  const stale = STALE_BRIDGE_ADDRESS.exec(message);
+  if (stale !== null) {
+    const [, bridge, wanted] = stale;
+    return {
+      code: 'FAILED_PRECONDITION',
+      hint:
+        `bridge ${bridge} keeps an address from another subnet than ${wanted} (left by an earlier network config?): ` +
+        `once no pod uses it, remove it with "ip link del ${bridge}", or make the network config's subnet match`,
+    };
+  }
+  return undefined;
+}

@@ -235,6 +235,40 @@ describe('CNI pod network with real plugins', { skip, timeout: 600_000 }, () => 
     }
   });
 
+  it('a bridge left with another subnet fails ADD with FAILED_PRECONDITION saying how to fix the node', async () => {
+    const stale = `bs${tag}`;
+    const confDir = join(base, 'stale.d');
+    await mkdir(confDir);
+    await writeFile(join(confDir, '10-stale.conflist'), conflist(stale, `10.252.${octet}.0/24`));
+    // What an earlier network config (another default_subnet) leaves behind: the bridge with its old gateway.
+    execFileSync('ip', ['link', 'add', stale, 'type', 'bridge']);
+    const staleManager = new CniManager({
+      binDirs: [CNI_BIN],
+      confDir,
+      exec,
+      cacheDir: join(base, 'stale-cache'),
+      log,
+    });
+    const pod = await newPod();
+    try {
+      execFileSync('ip', ['addr', 'add', `10.253.${octet}.1/24`, 'dev', stale]);
+      await staleManager.start();
+      await assert.rejects(staleManager.setUp(pod), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'FAILED_PRECONDITION', err.message);
+        assert.match(err.message, new RegExp(`already has an IP address different from 10\\.252\\.${octet}\\.1/24`));
+        assert.match(err.message, new RegExp(`remove it with "ip link del ${stale}"`));
+        return true;
+      });
+      assert.deepEqual(await leases(stale), [], 'the lease taken before the failure is released');
+      assert.equal(bridgePorts(stale).length, 0, 'no veth is left on the bridge');
+    } finally {
+      await staleManager.close();
+      await removeNetns(pod.netnsPath);
+      spawnSync('ip', ['link', 'del', stale], { stdio: 'ignore' });
+      await rm(join(HOST_LOCAL_DIR, stale), { recursive: true, force: true });
+    }
+  });
+
   it('50 ADD/DEL cycles leave no lease, no iptables rule naming a pod and no veth', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) {

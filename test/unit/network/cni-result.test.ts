@@ -1,6 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { berthCodeOfCniError, parseCniError, parseCniResult } from '../../../src/network/cni/result.js';
+import {
+  berthCodeOfCniError,
+  hintOfCniFailure,
+  parseCniError,
+  parseCniResult,
+} from '../../../src/network/cni/result.js';
 
 /** What Debian's bridge + host-local print for a dual-stack ADD in the 1.0.0 format. */
 const RESULT_1_0_0 = {
@@ -97,5 +102,21 @@ describe('CNI error objects', () => {
     assert.equal(berthCodeOfCniError(7), 'FAILED_PRECONDITION');
     assert.equal(berthCodeOfCniError(11), 'UNAVAILABLE');
     assert.equal(berthCodeOfCniError(999), 'UNKNOWN');
+  });
+});
+
+describe('CNI failure hints', () => {
+  it('names a bridge left with another subnet, and how to fix the node', () => {
+    // What Debian's bridge plugin prints when berth0 still has the gateway of an earlier default_subnet.
+    const hint = hintOfCniFailure(
+      'failed to set bridge addr: "berth0" already has an IP address different from 10.88.0.1/16',
+    );
+    assert.equal(hint?.code, 'FAILED_PRECONDITION');
+    assert.match(hint?.hint ?? '', /bridge berth0 keeps an address from another subnet than 10\.88\.0\.1\/16/);
+    assert.match(hint?.hint ?? '', /ip link del berth0/);
+  });
+
+  it('has no hint for other failures', () => {
+    assert.equal(hintOfCniFailure('failed to allocate for range 0: no IP addresses available in range set'), undefined);
   });
 });
