@@ -1,7 +1,9 @@
-// A registry that drops the connection in the middle of a blob (issue #7, item 3), through a proxy that sends
-// the first MiB of the big layer and then resets the connection. A few drops: the pull resumes each time from
-// where it stopped (HTTP Range) and succeeds. Drops on every try: the pull fails with UNAVAILABLE naming the
-// registry, lists nothing half, keeps only the ingest a resume reuses, and the next pull resumes it.
+// A registry that drops the connection, or goes silent, in the middle of a blob (issue #7, item 3), through a
+// proxy that sends the first bytes of the big layer and then resets the connection (or neither sends nor
+// closes). A few faults: the pull resumes each time from where it stopped (HTTP Range) and succeeds; a silent
+// connection is given up after image_pull_progress_timeout (1s here). Faults on every try: the pull fails with
+// UNAVAILABLE naming the registry (and the key, for silence), lists nothing half, keeps only the ingest a
+// resume reuses, berthd keeps serving, and the next pull resumes it.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -30,7 +32,7 @@ const RPC_TIMEOUT_MS = 60_000;
 const spec = (image: string) => ({ image, annotations: {}, userSpecifiedImage: '', runtimeHandler: '', imageRef: '' });
 const resumedFrom = (range: string | undefined) => Number(/^bytes=(\d+)-$/.exec(range ?? '')?.[1] ?? 0);
 
-describe('a registry that drops connections mid-blob', { skip, timeout: 90_000 }, () => {
+describe('a registry that drops connections or goes silent mid-blob', { skip, timeout: 120_000 }, () => {
   let registry: Registry;
   let image: OciImage;
   let berthd: Berthd;
@@ -52,12 +54,12 @@ describe('a registry that drops connections mid-blob', { skip, timeout: 90_000 }
     (await unary(berthd.image().listImages.bind(berthd.image()), { filter: undefined })).images.map((i) => i.id);
   /** The proxy's own host as the registry: the reference names it, so errors must too. */
   const refVia = (proxy: StallProxy) => `${new URL(proxy.url).host}/berth-test/drops:1`;
-  const proxyCutting = async (times: number | undefined, afterBytes: number) => {
+  const proxyFaulting = async (mode: 'cut' | 'stall', times: number | undefined, afterBytes: number) => {
     const big = image.layers[1]!;
     const proxy = await startStallProxy(registry.url, {
       digest: big.digest,
       afterBytes,
-      mode: 'cut',
+      mode,
       ...(times === undefined ? {} : { times }),
     });
     proxies.push(proxy);
@@ -78,7 +80,7 @@ describe('a registry that drops connections mid-blob', { skip, timeout: 90_000 }
     const big = await buildLayer([{ type: 'file', path: 'data/big.bin', content: randomBytes(BIG_BYTES) }], 'none');
     image = buildImage([small, big]);
     await pushImage(registry.url, 'berth-test/drops', image, ['1']);
-    berthd = await startBerthd();
+    berthd = await startBerthd({ criToml: 'image_pull_progress_timeout = "1s"' });
   });
   after(async () => {
     await berthd?.cleanup();
@@ -87,7 +89,7 @@ describe('a registry that drops connections mid-blob', { skip, timeout: 90_000 }
   });
 
   it('resumes a download the registry cut off, and the pull succeeds', async () => {
-    const proxy = await proxyCutting(2, CUT_AFTER);
+    const proxy = await proxyFaulting('cut', 2, CUT_AFTER);
     const res = await pull(refVia(proxy));
     assert.equal(res.imageRef, image.config.digest);
     assert.ok((await listedIds()).includes(image.config.digest));
@@ -102,7 +104,7 @@ describe('a registry that drops connections mid-blob', { skip, timeout: 90_000 }
   });
 
   it('gives up with UNAVAILABLE naming the registry when every try is cut, and the next pull resumes', async () => {
-    const proxy = await proxyCutting(undefined, SHORT_CUT_AFTER);
+    const proxy = await proxyFaulting('cut', undefined, SHORT_CUT_AFTER);
     const ref = refVia(proxy);
     let err: ServiceError | undefined;
     await pull(ref).catch((e: unknown) => {
@@ -124,6 +126,46 @@ describe('a registry that drops connections mid-blob', { skip, timeout: 90_000 }
     const gets = proxy.ranges.get(image.layers[1]!.digest) ?? [];
     assert.equal(gets.length, cuts + 1);
     assert.ok(resumedFrom(gets.at(-1)) >= kept[0]!.bytes, `the next pull resumed: ${gets.at(-1)}`);
+    assert.deepEqual(await ingests(), []);
+    await removeImage(ref);
+  });
+
+  it('drops a download that went silent and resumes it, and the pull succeeds', async () => {
+    const proxy = await proxyFaulting('stall', 1, SHORT_CUT_AFTER);
+    const ref = refVia(proxy);
+    const res = await pull(ref);
+    assert.equal(res.imageRef, image.config.digest);
+    const gets = proxy.ranges.get(image.layers[1]!.digest) ?? [];
+    assert.equal(gets.length, 2, `silent once, then whole: ${gets.join()}`);
+    assert.equal(gets[0], '');
+    assert.equal(resumedFrom(gets[1]), SHORT_CUT_AFTER, `the second download resumed: ${gets[1]}`);
+    assert.deepEqual(await ingests(), [], 'no ingest once the image is pulled');
+    await removeImage(ref);
+  });
+
+  it('fails with UNAVAILABLE naming the timeout when every try goes silent, keeps serving, and resumes', async () => {
+    const proxy = await proxyFaulting('stall', undefined, SHORT_CUT_AFTER);
+    const ref = refVia(proxy);
+    let err: ServiceError | undefined;
+    await pull(ref).catch((e: unknown) => {
+      err = e as ServiceError;
+    });
+    assert.ok(err !== undefined, 'the pull fails');
+    assert.equal(err.code, status.UNAVAILABLE, err.details);
+    assert.match(err.details, /dropped after byte \d+: no byte for 1000 ms \(image_pull_progress_timeout\)/);
+    assert.ok(!(await listedIds()).includes(image.config.digest), 'the image is not listed');
+    const kept = await ingests();
+    assert.equal(kept.length, 1, `only the big layer is left to download: ${JSON.stringify(kept)}`);
+    const arrived = kept[0]!.bytes;
+    assert.ok(arrived >= SHORT_CUT_AFTER && arrived < BIG_BYTES, `with what arrived before the silences: ${arrived}`);
+    assert.equal(arrived % SHORT_CUT_AFTER, 0, 'and nothing else');
+    const rt = berthd.runtime();
+    assert.equal((await unary(rt.version.bind(rt), { version: '' })).runtimeName, 'berth', 'berthd keeps serving');
+
+    proxy.passThrough();
+    assert.equal((await pull(ref)).imageRef, image.config.digest);
+    const gets = proxy.ranges.get(image.layers[1]!.digest) ?? [];
+    assert.equal(resumedFrom(gets.at(-1)), arrived, `the next pull resumed: ${gets.at(-1)}`);
     assert.deepEqual(await ingests(), []);
   });
 });
