@@ -50,6 +50,15 @@ describe('a registry that drops connections or goes silent mid-blob', { skip, ti
     const img = berthd.image();
     return unary(img.removeImage.bind(img), { image: spec(ref) }, RPC_TIMEOUT_MS);
   };
+  /** The pull fails UNAVAILABLE; returns its error for the message checks. */
+  const failedPull = async (ref: string): Promise<ServiceError> => {
+    const err = await pull(ref).then(
+      () => assert.fail('the pull fails'),
+      (e: unknown) => e as ServiceError,
+    );
+    assert.equal(err.code, status.UNAVAILABLE, err.details);
+    return err;
+  };
   const listedIds = async () =>
     (await unary(berthd.image().listImages.bind(berthd.image()), { filter: undefined })).images.map((i) => i.id);
   /** The proxy's own host as the registry: the reference names it, so errors must too. */
@@ -106,12 +115,7 @@ describe('a registry that drops connections or goes silent mid-blob', { skip, ti
   it('gives up with UNAVAILABLE naming the registry when every try is cut, and the next pull resumes', async () => {
     const proxy = await proxyFaulting('cut', undefined, SHORT_CUT_AFTER);
     const ref = refVia(proxy);
-    let err: ServiceError | undefined;
-    await pull(ref).catch((e: unknown) => {
-      err = e as ServiceError;
-    });
-    assert.ok(err !== undefined, 'the pull fails');
-    assert.equal(err.code, status.UNAVAILABLE, err.details);
+    const err = await failedPull(ref);
     assert.match(err.details, new RegExp(`connection to ${proxy.url.replace(/[.:/]/g, '\\$&')} dropped after byte`));
     assert.ok(!(await listedIds()).includes(image.config.digest), 'the image is not listed');
     assert.deepEqual(await readdir(join(berthd.root, 'snapshots', 'overlayfs', 'tmp')), [], 'no half layer');
@@ -146,12 +150,7 @@ describe('a registry that drops connections or goes silent mid-blob', { skip, ti
   it('fails with UNAVAILABLE naming the timeout when every try goes silent, keeps serving, and resumes', async () => {
     const proxy = await proxyFaulting('stall', undefined, SHORT_CUT_AFTER);
     const ref = refVia(proxy);
-    let err: ServiceError | undefined;
-    await pull(ref).catch((e: unknown) => {
-      err = e as ServiceError;
-    });
-    assert.ok(err !== undefined, 'the pull fails');
-    assert.equal(err.code, status.UNAVAILABLE, err.details);
+    const err = await failedPull(ref);
     assert.match(err.details, /dropped after byte \d+: no byte for 1000 ms \(image_pull_progress_timeout\)/);
     assert.ok(!(await listedIds()).includes(image.config.digest), 'the image is not listed');
     const kept = await ingests();
