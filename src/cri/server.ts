@@ -12,9 +12,8 @@
  * Handlers never log their own entry or exit.
  */
 import { randomBytes } from 'node:crypto';
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import type {
-  Metadata,
   sendUnaryData,
   ServerReadableStream,
   ServerUnaryCall,
@@ -278,7 +277,11 @@ function wrapServerStream(rpcName: string, handler: StreamHandler, options: Serv
         });
       }
     };
-    handler(call.request, streamCtx, send).then(
+    const running = handler(call.request, streamCtx, send);
+    // Response headers now, not with the first message: the handler has subscribed by the time it first waits,
+    // so a client that sees the headers knows no later event is missed (tests wait for them instead of sleeping).
+    call.sendMetadata(new Metadata());
+    running.then(
       () => {
         release();
         if (isShutDown()) {

@@ -140,6 +140,12 @@ export class ContainerService {
   private readonly cpuRates = new CpuRateTracker();
   /** Waiters for a container's exit (StopContainer). */
   private readonly exitWaiters = new Map<string, (() => void)[]>();
+  /**
+   * Containers inside start(), and the STOPPED event of those whose process exited before start() published
+   * STARTED (a command like `true` can exit before `runc start` returns): held back so every subscriber sees
+   * STARTED first, as kubelet's evented PLEG expects.
+   */
+  private readonly starting = new Map<string, (() => void) | undefined>();
 
   private constructor(private readonly deps: ContainerDeps) {}
 
@@ -224,18 +230,25 @@ export class ContainerService {
       const startedAtNs = this.deps.nowNs();
       this.save({ ...c, status: { ...c.status, startedAtNs } });
       crashPoint('container.start.before-runtime-start');
+      this.starting.set(id, undefined);
       try {
-        await this.deps.runtime.start(id, c.runtimeHandler);
-      } catch (err) {
-        const failed = this.mustHave(id);
-        if (failed.state === 'created') this.save({ ...failed, status: { ...failed.status, startedAtNs: 0n } });
-        throw err;
+        try {
+          await this.deps.runtime.start(id, c.runtimeHandler);
+        } catch (err) {
+          const failed = this.mustHave(id);
+          if (failed.state === 'created') this.save({ ...failed, status: { ...failed.status, startedAtNs: 0n } });
+          throw err;
+        }
+        crashPoint('container.start.after-runtime-start');
+        const now = this.mustHave(id); // a fast process may have exited already
+        const started = this.save({ ...now, state: now.state === 'exited' ? 'exited' : 'running' });
+        this.emit('started', started);
+        return started;
+      } finally {
+        const heldStop = this.starting.get(id);
+        this.starting.delete(id);
+        heldStop?.();
       }
-      crashPoint('container.start.after-runtime-start');
-      const now = this.mustHave(id); // a fast process may have exited already
-      const started = this.save({ ...now, state: now.state === 'exited' ? 'exited' : 'running' });
-      this.emit('started', started);
-      return started;
     });
   }
 
@@ -672,7 +685,8 @@ export class ContainerService {
       status: { ...c.status, exitCode: exit.exitCode, finishedAtNs: exit.finishedAtNs, reason, pid: 0 },
     });
     this.deps.log.info({ container: c.id, exitCode: exit.exitCode, reason }, 'container exited');
-    this.emit('stopped', c, exit.exitCode);
+    if (this.starting.has(c.id)) this.starting.set(c.id, () => this.emit('stopped', c, exit.exitCode));
+    else this.emit('stopped', c, exit.exitCode);
     for (const wake of this.exitWaiters.get(exit.id) ?? []) wake();
     this.exitWaiters.delete(exit.id);
   }

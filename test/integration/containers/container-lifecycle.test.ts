@@ -4,6 +4,7 @@
 // keeps running containers and notices exits that happened while it was down.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFile, rename, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -116,7 +117,7 @@ describe('container lifecycle', { skip, timeout: 300_000 }, () => {
       seen.push({ id: e.containerId, type: e.containerEventType, pod: e.podSandboxStatus?.id }),
     );
     stream.on('error', () => undefined);
-    await new Promise((r) => setTimeout(r, 200));
+    await once(stream, 'metadata'); // sent once berthd has subscribed the stream: no event below is missed
     const id = await create('evented', { command: ['/bin/sh', '-c', 'exit 0'] });
     await start(id);
     await exited(id);

@@ -2,6 +2,7 @@
 // one) end with UNAVAILABLE at once instead of holding shutdown for its grace period.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { access } from 'node:fs/promises';
 import { integrationSkipReason, startBerthd, waitForExit } from '../../harness/berthd.js';
 import { unary } from '../../harness/grpc.js';
@@ -33,9 +34,7 @@ describe('shutdown', { skip, timeout: 120_000 }, () => {
     const stream = berthd.runtime().getContainerEvents({});
     const ended = new Promise<ServiceError>((resolve) => stream.on('error', resolve));
     stream.on('data', () => undefined);
-    const rt = berthd.runtime();
-    await unary(rt.version.bind(rt), { version: 'v1' }); // the stream is open once a later call is answered
-    await new Promise((r) => setTimeout(r, 200));
+    await once(stream, 'metadata'); // the stream is open on berthd's side
     berthd.process.kill('SIGTERM');
     const err = await ended;
     assert.equal(err.code, status.UNAVAILABLE, err.details);

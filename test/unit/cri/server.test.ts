@@ -148,6 +148,7 @@ describe('cri server wrapper', () => {
         const call = Object.assign(new EventEmitter(), {
           request: {},
           metadata: new Metadata(),
+          sendMetadata: () => undefined,
           write: (m: unknown) => {
             messages.push(m);
             return true;
@@ -188,6 +189,7 @@ describe('cri server wrapper', () => {
     const call = Object.assign(new EventEmitter(), {
       request: { filters: [] },
       metadata: new Metadata(),
+      sendMetadata: () => undefined,
       write: () => true,
       end: () => assert.fail('a stream cut by shutdown does not end with OK'),
     });
