@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 # util-linux: unshare/nsenter; python3/make/g++: better-sqlite3 compiles from source; zstd, umoci, skopeo:
 # the tests make zstd layers, compare unpacked rootfs with umoci and check archives with skopeo; catatonit: the
 # init of a pod's shared PID namespace; socat: port-forward's dialer inside a pod's network namespace; openssl: the
-# stream server's self-signed certificate.
+# stream server's self-signed certificate; zsh, fish: the completion tests load `berth completion zsh|fish` in them.
 PACKAGES=(runc crun conmon socat openssl containernetworking-plugins iptables busybox-static docker-registry protobuf-compiler
-  util-linux python3 make g++ zstd umoci skopeo catatonit)
+  util-linux python3 make g++ zstd umoci skopeo catatonit zsh fish)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
