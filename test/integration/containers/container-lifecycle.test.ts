@@ -22,18 +22,9 @@ import { unary, unaryError } from '../../harness/grpc.js';
 import { registrySkipReason, startRegistry } from '../../harness/registry.js';
 import type { Registry } from '../../harness/registry.js';
 import { buildTestImages } from '../../harness/test-images.js';
+import { waitFor } from '../../harness/wait.js';
 
 const skip = integrationSkipReason() ?? (await registrySkipReason());
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('container lifecycle', { skip, timeout: 300_000 }, () => {
   let registry: Registry;

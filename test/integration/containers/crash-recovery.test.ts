@@ -22,6 +22,7 @@ import { unary } from '../../harness/grpc.js';
 import { registrySkipReason, startRegistry } from '../../harness/registry.js';
 import type { Registry } from '../../harness/registry.js';
 import { buildTestImages } from '../../harness/test-images.js';
+import { waitFor } from '../../harness/wait.js';
 
 const skip = integrationSkipReason() ?? (await registrySkipReason());
 const RPC_TIMEOUT_MS = 30_000;
@@ -42,16 +43,6 @@ interface CrashCase {
   readonly act: () => Promise<unknown>;
   /** After the restart: what the client sees, then the same operation with the same names. */
   readonly verify: () => Promise<void>;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('kill -9 at crash points of the pod and container lifecycles', { skip, timeout: 300_000 }, () => {

@@ -17,20 +17,15 @@ import { BERTH_MAIN } from '../../harness/paths.js';
 import { registrySkipReason, startRegistry } from '../../harness/registry.js';
 import type { Registry } from '../../harness/registry.js';
 import { buildTestImages } from '../../harness/test-images.js';
+import { waitFor as waitForValue } from '../../harness/wait.js';
 
 const skip = integrationSkipReason() ?? (await registrySkipReason());
 const MAX_FILES = 4;
 const ROTATIONS_WANTED = MAX_FILES + 3; // enough for old files to have been deleted
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Rotation runs on its monitor interval: allow longer than the harness default. */
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> =>
+  waitForValue(what, fn, timeoutMs);
 
 /** The text lines of a CRI log file, partial (P) records joined per stream as the kubelet joins them. */
 function criLines(text: string): string[] {

@@ -18,6 +18,7 @@ import { registrySkipReason, startRegistry } from '../../harness/registry.js';
 import type { Registry } from '../../harness/registry.js';
 import { buildTestImages } from '../../harness/test-images.js';
 import { spdyCommand, spdyUpgrade } from '../../harness/spdy-client.js';
+import { waitFor } from '../../harness/wait.js';
 
 const skip = integrationSkipReason() ?? (await registrySkipReason());
 
@@ -30,16 +31,6 @@ function sink(): { stream: Writable; text: () => string; bytes: () => Buffer } {
     },
   });
   return { stream, text: () => Buffer.concat(chunks).toString('utf8'), bytes: () => Buffer.concat(chunks) };
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 for (const tls of [false, true]) {
