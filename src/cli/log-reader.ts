@@ -5,8 +5,9 @@
  *
  * Following survives the kubelet's rotation: it renames the file and asks the runtime to reopen its log, so
  * the path soon names a new inode. At each end of file the follower compares the path's inode with the open
- * one; when they differ it drains the old file to its end (conmon wrote into it until the reopen) and
- * continues with the new file from its first byte, so no line is lost or repeated. A file that shrank was
+ * one; when they differ it drains the old file to its end (conmon wrote into it until the reopen), reads the
+ * files rotated after it if rotations outran the follower (rotated-log-files.ts), and continues with the new
+ * file from its first byte, so no line is lost or repeated. A file that shrank was
  * truncated in place (copytruncate) and is read again from the start. Following ends when the signal aborts,
  * or when `shouldStop()` says the container exited and the end of the file has been read.
  *
@@ -14,12 +15,20 @@
  * stderr, byte for byte (container output need not be UTF-8).
  */
 import { open, stat } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { BerthError } from '../base/errors.js';
 import { formatCriTimestamp, parseCriRecord } from './cri-log.js';
 import type { CriLogRecordBytes, CriStream } from './cri-log.js';
 import { DEFAULT_POLL_MS, FileChangeWaiter } from './file-change-waiter.js';
 import { findTailStart } from './log-tail.js';
+import {
+  firstRecordOfFile,
+  firstRecordOfHandle,
+  listRotatedLogs,
+  readRotatedLog,
+  rotatedAfter,
+} from './rotated-log-files.js';
 
 export type CriStreamFilter = 'stdout' | 'stderr' | 'both';
 
@@ -63,6 +72,9 @@ const NEWLINE = 0x0a;
 const NEWLINE_BUFFER = Buffer.from('\n');
 const DEFAULT_CHUNK_BYTES = 64 * 1024;
 const DEFAULT_STOP_CHECK_MS = 1000;
+/** Rotations that happen while the follower catches up make it look again, a bounded number of times. */
+const MAX_CATCH_UP_ROUNDS = 10;
+const CATCH_UP_RETRY_MS = 20;
 
 /** Starts reading `path`; iterate the result once. */
 export function readCriLog(path: string, options: CriLogReadOptions = {}): CriLogReader {
@@ -136,6 +148,8 @@ export class CriLogReader implements AsyncIterable<LogOutput> {
   private fh: FileHandle | undefined;
   private position = 0;
   private carry: Buffer = Buffer.alloc(0);
+  /** First record of the last rotated file a catch-up read without reaching the live file (path missing). */
+  private caughtUpTo: Buffer | undefined;
   // Output accounting.
   private linesToSkip = 0;
   private linesToEmit = Infinity;
@@ -188,12 +202,11 @@ export class CriLogReader implements AsyncIterable<LogOutput> {
         }
         if (this.isFinished || signal?.aborted) return;
 
-        const next = await this.replacement();
-        if (next) {
+        if (await this.isReplaced()) {
           // Lines conmon wrote between our last read and its reopen are still in the old file.
           for (let batch = await this.readChunk(); batch; batch = await this.readChunk()) yield* batch;
           yield* this.takeCarry();
-          await this.switchTo(next);
+          yield* await this.catchUp();
           waiter.watch(this.path);
           continue;
         }
@@ -324,24 +337,70 @@ export class CriLogReader implements AsyncIterable<LogOutput> {
   }
 
   /**
-   * At an end of file: the file the path names now, when it is not the open one (the kubelet rotated the
-   * log). A missing path means the rotation is half done (renamed, not yet reopened): conmon still writes
-   * into the open file, so keep reading it.
+   * At an end of file: whether the path names another file than the open one (the log was rotated). A missing
+   * path means the rotation is half done (renamed, not yet reopened): conmon still writes into the open file,
+   * so keep reading it.
    */
-  private async replacement(): Promise<FileHandle | undefined> {
-    let current;
-    try {
-      current = await stat(this.path, { bigint: true });
-    } catch {
-      return undefined;
-    }
+  private async isReplaced(): Promise<boolean> {
+    const current = await stat(this.path, { bigint: true }).catch(() => undefined);
+    if (current === undefined) return false;
     const opened = await this.openFile().stat({ bigint: true });
-    if (current.ino === opened.ino && current.dev === opened.dev) return undefined;
-    try {
-      return await open(this.path, 'r');
-    } catch {
-      return undefined; // replaced again under us; the next check sees the newest file
+    return current.ino !== opened.ino || current.dev !== opened.dev;
+  }
+
+  /**
+   * After the old file was drained: reads every file rotated after it (several rotations may have happened
+   * since the follower last looked, and the ones between are rotated files by now, maybe compressed), then
+   * continues with the live file from its first byte. Repeated while rotations keep happening under it.
+   */
+  private async catchUp(): Promise<LogOutput[]> {
+    const outputs: LogOutput[] = [];
+    let last = this.caughtUpTo ?? (await firstRecordOfHandle(this.openFile()));
+    for (let round = 0; round < MAX_CATCH_UP_ROUNDS; round++) {
+      if (last !== undefined) {
+        for (const file of await rotatedAfter(await listRotatedLogs(this.path), last)) {
+          const data = await readRotatedLog(file);
+          if (data === undefined) continue; // removed by a later rotation: its lines are gone for every reader
+          outputs.push(...this.takeWhole(data));
+          this.stats.rotations += 1;
+          last = firstRecordOf(data) ?? last;
+        }
+      }
+      const live = await open(this.path, 'r').catch(() => undefined);
+      if (live === undefined) {
+        await delay(CATCH_UP_RETRY_MS); // renamed again, not yet reopened by conmon
+        continue;
+      }
+      // Stable when no file was rotated after the last one read while the live file was being opened.
+      const rotated = await listRotatedLogs(this.path);
+      const newest = rotated.at(-1);
+      const isStable =
+        last === undefined || newest === undefined || (await firstRecordOfFile(newest))?.equals(last) === true;
+      if (isStable || round === MAX_CATCH_UP_ROUNDS - 1) {
+        await this.switchTo(live);
+        return outputs;
+      }
+      await live.close();
     }
+    // Only when the path stayed missing: keep the old file open; the next catch-up goes on after `last`.
+    this.caughtUpTo = last;
+    return outputs;
+  }
+
+  /** All records of a whole file that has ended (a rotated one), the last even without its newline. */
+  private takeWhole(data: Buffer): LogOutput[] {
+    const outputs: LogOutput[] = [];
+    let start = 0;
+    for (let end = data.indexOf(NEWLINE); end >= 0 && !this.isFinished; end = data.indexOf(NEWLINE, start)) {
+      const output = this.take(data.subarray(start, end));
+      start = end + 1;
+      if (output) outputs.push(output);
+    }
+    if (start < data.length && !this.isFinished) {
+      const output = this.take(data.subarray(start));
+      if (output) outputs.push(output);
+    }
+    return outputs;
   }
 
   /** Continues with `next` from its first byte, after the old file was drained. */
@@ -350,6 +409,7 @@ export class CriLogReader implements AsyncIterable<LogOutput> {
     this.fh = next;
     this.position = 0;
     this.carry = Buffer.alloc(0);
+    this.caughtUpTo = undefined;
     this.stats.rotations += 1;
   }
 
@@ -370,4 +430,10 @@ async function openLog(path: string): Promise<FileHandle> {
     }
     throw new BerthError('INTERNAL', `open log file "${path}": ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** The bytes of data up to its first newline. */
+function firstRecordOf(data: Buffer): Buffer | undefined {
+  const end = data.indexOf(NEWLINE);
+  return end < 0 ? undefined : data.subarray(0, end);
 }

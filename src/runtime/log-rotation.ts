@@ -16,6 +16,8 @@
  * overwrite the first's file: that rotation is skipped and happens at the next check instead.
  */
 
+import { ROTATED_LOG_SUFFIX } from '../base/rotated-log-names.js';
+
 export type LogRotationMode = 'auto' | 'always' | 'never';
 
 /** The kubelet sets this label on every pod sandbox it creates (kubelet/types.KubernetesPodUIDLabel). */
@@ -23,8 +25,6 @@ export const KUBELET_POD_UID_LABEL = 'io.kubernetes.pod.uid';
 
 const GZ = '.gz';
 const TMP = '.tmp';
-/** The suffix after "<log>." of every file a rotation made: timestamp, then .gz and/or .tmp. */
-const ROTATED_SUFFIX = /^\d{8}-\d{6}(\.gz)?(\.tmp)?$/;
 
 /**
  * Whether Berth rotates the logs of a pod's containers. "auto" leaves a kubelet's pods to the kubelet (it
@@ -69,7 +69,7 @@ export interface RotationPlan {
  */
 export function planRotation(liveName: string, dirNames: readonly string[], maxFiles: number, at: Date): RotationPlan {
   const prefix = `${liveName}.`;
-  const ours = dirNames.filter((n) => n.startsWith(prefix) && ROTATED_SUFFIX.test(n.slice(prefix.length)));
+  const ours = dirNames.filter((n) => n.startsWith(prefix) && ROTATED_LOG_SUFFIX.test(n.slice(prefix.length)));
   const rotateTo = `${prefix}${rotationTimestamp(at)}`;
   if (ours.some((n) => n === rotateTo || n.startsWith(`${rotateTo}.`))) {
     return { remove: [], compress: [], rotateTo: undefined };

@@ -1,7 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, mkdtemp, open, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { readCriLog } from '../../../src/cli/log-reader.js';
 import type { CriLogReadOptions, CriLogReader, LogOutput } from '../../../src/cli/log-reader.js';
@@ -413,6 +415,39 @@ describe('readCriLog', () => {
       assert.equal(f.reader.stats.rotations, 1);
       controller.abort();
       await f.done;
+    });
+
+    it('reads the files rotated while it was not looking, plain or gzipped, in order (issue #7)', async () => {
+      const path = await logFile(out(1, 'one') + out(2, 'two'));
+      const controller = new AbortController();
+      const f = new Follower(readCriLog(path, { ...fast, signal: controller.signal }));
+      assert.deepEqual(await f.waitFor(2), ['one\n', 'two\n']);
+
+      // Three rotations between two looks of the follower, synchronously so it cannot look in between: each
+      // renames the live file and compresses the one rotated before, as the kubelet and Berth's rotator do.
+      const rotated = (k: number) => `${path}.20261122-00000${k}`;
+      renameSync(path, rotated(1));
+      writeFileSync(path, out(3, 'three') + out(4, 'four'));
+      writeFileSync(`${rotated(1)}.gz`, gzipSync(readFileSync(rotated(1))));
+      unlinkSync(rotated(1));
+      renameSync(path, rotated(2));
+      writeFileSync(path, out(5, 'five'));
+      writeFileSync(`${rotated(2)}.gz`, gzipSync(readFileSync(rotated(2))));
+      unlinkSync(rotated(2));
+      renameSync(path, rotated(3));
+      writeFileSync(path, out(6, 'six, live') + out(7, 'seven, live'));
+
+      try {
+        const expected = ['one\n', 'two\n', 'three\n', 'four\n', 'five\n', 'six, live\n', 'seven, live\n'];
+        assert.deepEqual(await f.waitFor(7), expected);
+        await appendFile(path, out(8, 'eight'));
+        assert.deepEqual(await f.waitFor(8), [...expected, 'eight\n']);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(f.outputs.length, 8, 'no line repeated');
+      } finally {
+        controller.abort();
+        await f.done;
+      }
     });
 
     it('rereads a file truncated in place from its start', async () => {
