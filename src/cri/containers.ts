@@ -29,7 +29,7 @@ import { BerthError } from '../base/errors.js';
 import type { ImageService } from '../images/index.js';
 import type { Container, ContainerService } from '../runtime/index.js';
 import type { CallContext, EncodedMessage } from './server.js';
-import { EntryCache, spliceEntries } from './list-encoding.js';
+import { EntryCache } from './list-encoding.js';
 
 export type Containers = Pick<
   ContainerService,
@@ -200,7 +200,7 @@ export function listContainers(containers: Containers, images: ImageLookup) {
       labels: f?.labelSelector ?? {},
     });
     const refOf = imageRefCache(images);
-    return spliceEntries(list.map((c) => entries.bytesOf(c, refOf(c))));
+    return entries.splice(list.map((c) => entries.bytesOf(c, refOf(c))));
   };
 }
 

@@ -17,7 +17,7 @@ import type {
 import { BerthError } from '../base/errors.js';
 import type { Sandbox, SandboxService } from '../sandbox/index.js';
 import type { CallContext, EncodedMessage } from './server.js';
-import { EntryCache, spliceEntries } from './list-encoding.js';
+import { EntryCache } from './list-encoding.js';
 
 export type Sandboxes = Pick<SandboxService, 'run' | 'stop' | 'remove' | 'get' | 'list' | 'find'>;
 
@@ -124,6 +124,6 @@ export function listPodSandbox(sandboxes: Sandboxes) {
       ...(state === undefined ? {} : { state }),
       labels: f?.labelSelector ?? {},
     });
-    return spliceEntries(items.map((s) => entries.bytesOf(s)));
+    return entries.splice(items.map((s) => entries.bytesOf(s)));
   };
 }

@@ -18,7 +18,7 @@ import { Container as ContainerMessage } from '../../../src/api/gen/cri.js';
 import { buildService, tolerantDefinition } from '../../../src/cri/index.js';
 import type { Containers, ImageLookup, Sandboxes } from '../../../src/cri/index.js';
 import { EncodedMessage } from '../../../src/cri/server.js';
-import { EntryCache, spliceEntries, varint } from '../../../src/cri/list-encoding.js';
+import { EntryCache, varint } from '../../../src/cri/list-encoding.js';
 import { listContainers } from '../../../src/cri/containers.js';
 import { listPodSandbox } from '../../../src/cri/pod-sandbox.js';
 import type { Container } from '../../../src/runtime/index.js';
@@ -164,8 +164,31 @@ describe('list encoding', () => {
     cache.bytesOf(r, 'y');
     cache.bytesOf({ n: 1 }, 'y');
     assert.equal(encodes, 3);
-    const decoded = ListContainersResponse.decode(spliceEntries([first]).bytes);
+    const decoded = ListContainersResponse.decode(cache.splice<ListContainersResponse>([first]).bytes);
     assert.equal(decoded.containers[0]?.id, '1x');
+  });
+
+  it('hands out the same answer bytes while the entries are the same, new ones when one changes', () => {
+    const cache = new EntryCache<{ n: number }>(1, (r) =>
+      ContainerMessage.encode(ContainerMessage.fromPartial({ id: String(r.n) })).finish(),
+    );
+    const records = [{ n: 1 }, { n: 2 }, { n: 3 }];
+    const all = (): Buffer => cache.splice(records.map((r) => cache.bytesOf(r))).bytes;
+    const one = (): Buffer => cache.splice([cache.bytesOf(records[0]!)]).bytes;
+    const first = all();
+    const single = one();
+    assert.equal(all(), first, 'the same Buffer, not a copy');
+    assert.equal(one(), single);
+    records[1] = { n: 20 };
+    const changed = all();
+    assert.notEqual(changed, first);
+    assert.deepEqual(
+      ListContainersResponse.decode(changed).containers.map((c) => c.id),
+      ['1', '20', '3'],
+    );
+    assert.equal(one(), single, 'an answer whose entries did not change is kept');
+    for (let i = 0; i < 10; i++) cache.splice([cache.bytesOf({ n: 100 + i })]);
+    assert.notEqual(one(), single, 'only a few answers are remembered');
   });
 
   it('serves pre-encoded answers through the served definition unchanged, and ts-proto objects encoded', async () => {
