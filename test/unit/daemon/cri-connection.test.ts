@@ -21,6 +21,8 @@ import { unary } from '../../harness/grpc.js';
 
 const log = pino({ level: 'silent' });
 const CRICTL = '/usr/local/bin/crictl';
+/** containerd's client: grpc-go like kubelet, sending "localhost" as :authority. */
+const CTR = '/usr/bin/ctr';
 const MANY = 3000;
 
 describe('cri connections', () => {
@@ -114,4 +116,13 @@ describe('cri connections', () => {
       assert.deepEqual(routes, ['rewritten']);
     },
   );
+
+  const ctrSkip = existsSync(CTR) ? false : `${CTR} is not installed`;
+  it('serves a grpc-go client with a valid :authority on the native socket', { skip: ctrSkip }, async () => {
+    routes.length = 0;
+    const out = await exec({ file: CTR, args: ['--address', socketPath, 'version'], env: {}, timeoutMs: 20_000 });
+    // The server has no containerd version service: a gRPC answer, so the HTTP/2 exchange worked.
+    assert.match(out.stderr, /Unimplemented/, out.stderr);
+    assert.deepEqual(routes, ['native']);
+  });
 });
