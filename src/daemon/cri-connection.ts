@@ -8,6 +8,7 @@ import { Duplex } from 'node:stream';
 import type { ConnectionInjector } from '@grpc/grpc-js';
 import type { Logger } from '../base/logger.js';
 import { AuthorityPeek, EMPTY_SETTINGS_FRAME } from './authority-peek.js';
+import type { PeekVerdict } from './authority-peek.js';
 import { AuthorityRewriter } from './authority-rewriter.js';
 
 /** How a connection was handed to grpc-js. */
@@ -35,7 +36,7 @@ export class CriConnections {
       this.log.debug({ err }, 'client connection closed before its first request');
     };
     const onData = (chunk: Buffer): void => {
-      let verdict;
+      let verdict: PeekVerdict | undefined;
       try {
         verdict = peek.push(chunk);
       } catch (err) {
