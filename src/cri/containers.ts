@@ -2,7 +2,7 @@
  * RuntimeService container RPCs: CreateContainer, StartContainer, StopContainer, RemoveContainer,
  * ContainerStatus, ListContainers, ExecSync, ReopenContainerLog.
  */
-import { ContainerConfig, ContainerState } from '../api/gen/cri.js';
+import { Container as CriContainerMessage, ContainerConfig, ContainerState } from '../api/gen/cri.js';
 import type {
   Container as CriContainer,
   ContainerStatus,
@@ -28,7 +28,8 @@ import type {
 import { BerthError } from '../base/errors.js';
 import type { ImageService } from '../images/index.js';
 import type { Container, ContainerService } from '../runtime/index.js';
-import type { CallContext } from './server.js';
+import type { CallContext, EncodedMessage } from './server.js';
+import { EntryCache } from './list-encoding.js';
 
 export type Containers = Pick<
   ContainerService,
@@ -181,8 +182,15 @@ export function containerStatus(containers: Containers, images: ImageLookup) {
   };
 }
 
+/** ListContainersResponse.containers */
+const LIST_CONTAINERS_FIELD = 1;
+
 export function listContainers(containers: Containers, images: ImageLookup) {
-  return async (request: ListContainersRequest, ctx: CallContext): Promise<ListContainersResponse> => {
+  // Each container's entry is encoded once per version of its record and image digest (list-encoding.ts).
+  const entries = new EntryCache<Container>(LIST_CONTAINERS_FIELD, (c, imageRef) =>
+    CriContainerMessage.encode(toCriContainer(c, imageRef)).finish(),
+  );
+  return async (request: ListContainersRequest, ctx: CallContext): Promise<EncodedMessage<ListContainersResponse>> => {
     const f = request.filter;
     const state = f?.state === undefined ? undefined : stateOf(f.state.state);
     const list = containers.list(ctx.namespace, {
@@ -192,7 +200,7 @@ export function listContainers(containers: Containers, images: ImageLookup) {
       labels: f?.labelSelector ?? {},
     });
     const refOf = imageRefCache(images);
-    return { containers: list.map((c) => toCriContainer(c, refOf(c))) };
+    return entries.splice(list.map((c) => entries.bytesOf(c, refOf(c))));
   };
 }
 

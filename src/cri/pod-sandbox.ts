@@ -1,5 +1,5 @@
 /** RuntimeService RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus, ListPodSandbox. */
-import { NamespaceMode, PodSandboxConfig, PodSandboxState } from '../api/gen/cri.js';
+import { NamespaceMode, PodSandbox as PodSandboxMessage, PodSandboxConfig, PodSandboxState } from '../api/gen/cri.js';
 import type {
   ListPodSandboxRequest,
   ListPodSandboxResponse,
@@ -16,7 +16,8 @@ import type {
 } from '../api/gen/cri.js';
 import { BerthError } from '../base/errors.js';
 import type { Sandbox, SandboxService } from '../sandbox/index.js';
-import type { CallContext } from './server.js';
+import type { CallContext, EncodedMessage } from './server.js';
+import { EntryCache } from './list-encoding.js';
 
 export type Sandboxes = Pick<SandboxService, 'run' | 'stop' | 'remove' | 'get' | 'list' | 'find'>;
 
@@ -106,8 +107,15 @@ export function podSandboxStatus(sandboxes: Sandboxes, nowNs: () => bigint) {
   };
 }
 
+/** ListPodSandboxResponse.items */
+const LIST_POD_SANDBOX_FIELD = 1;
+
 export function listPodSandbox(sandboxes: Sandboxes) {
-  return async (request: ListPodSandboxRequest, ctx: CallContext): Promise<ListPodSandboxResponse> => {
+  // Each pod's entry is encoded once per version of its record (list-encoding.ts).
+  const entries = new EntryCache<Sandbox>(LIST_POD_SANDBOX_FIELD, (s) =>
+    PodSandboxMessage.encode(toPodSandbox(s)).finish(),
+  );
+  return async (request: ListPodSandboxRequest, ctx: CallContext): Promise<EncodedMessage<ListPodSandboxResponse>> => {
     const f = request.filter;
     const state =
       f?.state === undefined ? undefined : f.state.state === PodSandboxState.SANDBOX_READY ? 'ready' : 'notready';
@@ -116,6 +124,6 @@ export function listPodSandbox(sandboxes: Sandboxes) {
       ...(state === undefined ? {} : { state }),
       labels: f?.labelSelector ?? {},
     });
-    return { items: items.map(toPodSandbox) };
+    return entries.splice(items.map((s) => entries.bytesOf(s)));
   };
 }

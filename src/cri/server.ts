@@ -8,7 +8,9 @@
  * - an RPC without a handler answers UNIMPLEMENTED naming it, never a silent empty success;
  * - every call's end (method, status code name, duration) reported to onCallEnd: the metrics hook;
  * - streaming RPCs (admin pull progress, image export/import) get the same treatment: a server-streaming
- *   handler awaits send() for backpressure, a client-streaming one reads an async iterable of requests.
+ *   handler awaits send() for backpressure, a client-streaming one reads an async iterable of requests;
+ * - a unary handler may answer with an EncodedMessage (bytes it encoded itself: the List* answers spliced from
+ *   cached entries, see list-encoding.ts); tolerantDefinition's serializer sends those bytes as they are.
  * Handlers never log their own entry or exit.
  */
 import { randomBytes } from 'node:crypto';
@@ -37,10 +39,21 @@ export interface CallContext {
   readonly signal: AbortSignal;
 }
 
+/**
+ * A response message already in protobuf wire form. T is the message type the bytes encode, so a handler can
+ * only answer with bytes of its own response type.
+ */
+export class EncodedMessage<T> {
+  /** Type-only: ties the bytes to their message type. */
+  declare readonly messageType?: T;
+
+  constructor(readonly bytes: Buffer) {}
+}
+
 type RequestOf<M> = M extends { requestDeserialize(bytes: Buffer): infer R } ? R : never;
 type ResponseOf<M> = M extends { responseSerialize(value: infer R): Buffer } ? R : never;
 type HandlerOf<M> = M extends { requestStream: false; responseStream: false }
-  ? (request: RequestOf<M>, ctx: CallContext) => Promise<ResponseOf<M>>
+  ? (request: RequestOf<M>, ctx: CallContext) => Promise<ResponseOf<M> | EncodedMessage<ResponseOf<M>>>
   : M extends { requestStream: false; responseStream: true }
     ? (request: RequestOf<M>, ctx: CallContext, send: (message: ResponseOf<M>) => Promise<void>) => Promise<void>
     : M extends { requestStream: true; responseStream: false }
@@ -143,9 +156,10 @@ function decodeFailureOf(request: unknown): string | undefined {
 }
 
 /**
- * The service definition with request decoding that cannot throw. grpc-js answers a message it cannot decode
- * with INTERNAL, which tells a client the server broke; a malformed request is the caller's error, so the
- * failure is carried to the handler wrapper and answered INVALID_ARGUMENT like any other bad input.
+ * The service definition as served: request decoding that cannot throw, and responses a handler encoded itself
+ * (EncodedMessage) sent as they are. grpc-js answers a message it cannot decode with INTERNAL, which tells a
+ * client the server broke; a malformed request is the caller's error, so the failure is carried to the handler
+ * wrapper and answered INVALID_ARGUMENT like any other bad input.
  */
 export function tolerantDefinition<D extends ServiceDefinition>(definition: D): D {
   const tolerant: Record<string, unknown> = {};
@@ -160,6 +174,8 @@ export function tolerantDefinition<D extends ServiceDefinition>(definition: D): 
           return failure;
         }
       },
+      responseSerialize: (value: unknown): Buffer =>
+        value instanceof EncodedMessage ? value.bytes : def.responseSerialize(value),
     };
   }
   return tolerant as D;

@@ -18,7 +18,7 @@ import hpack from 'hpack.js';
 import type { Compressor, Decompressor, HpackHeader } from 'hpack.js';
 
 const PREFACE_LENGTH = 24; // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-const FRAME_HEADER_LENGTH = 9;
+export const FRAME_HEADER_LENGTH = 9;
 const TYPE_HEADERS = 0x1;
 const TYPE_CONTINUATION = 0x9;
 const FLAG_END_STREAM = 0x1;
@@ -28,7 +28,7 @@ const FLAG_PRIORITY = 0x20;
 /** The server's SETTINGS_MAX_FRAME_SIZE: Node's default, never raised by berthd. */
 const MAX_FRAME_PAYLOAD = 16_384;
 /** Header blocks larger than this are refused (grpc-js's own limit on metadata is 8 KiB by default). */
-const MAX_HEADER_BLOCK = 1024 * 1024;
+export const MAX_HEADER_BLOCK = 1024 * 1024;
 const HEADER_TABLE_SIZE = 4096;
 
 // RFC 3986 authority = [userinfo "@"] host [":" port]: unreserved, pct-encoded, sub-delims, ":", "@", "[", "]".

@@ -8,9 +8,8 @@
  */
 import { chmod, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import type { Server as NetServer, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { Duplex } from 'node:stream';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { CachedAsync } from '../base/cached-async.js';
 import { ensureDir } from '../base/fs.js';
@@ -50,7 +49,7 @@ import { exec } from '../base/exec.js';
 import { createAdminService } from '../admin/index.js';
 import { claimSocketPath } from './socket.js';
 import { pluginEntries, PluginTable } from './plugins.js';
-import { AuthorityRewriter } from './authority-rewriter.js';
+import { CriConnections } from './cri-connection.js';
 
 export interface DaemonOptions {
   readonly config: Config;
@@ -80,7 +79,8 @@ function nowNs(): bigint {
 export class Daemon {
   private store: MetadataStore | undefined;
   private server: Server | undefined;
-  private listener: NetServer | undefined;
+  /** Stops accepting connections on the socket. */
+  private stopAccepting: (() => void) | undefined;
   private registry: RegistryClient | undefined;
   private cni: CniManager | undefined;
   private conmonRuntime: ConmonRuntime | undefined;
@@ -365,7 +365,7 @@ export class Daemon {
     this.server = server;
 
     await claimSocketPath(this.socketPath);
-    this.listener = await listenUnix(server, this.socketPath, log);
+    this.stopAccepting = await listenUnix(server, this.socketPath, log);
     this.hasBoundSocket = true;
     await chmod(this.socketPath, SOCKET_MODE);
     this.isReady = true;
@@ -411,7 +411,7 @@ export class Daemon {
     const { log } = this.options;
     this.isReady = false;
     const server = this.server;
-    this.listener?.close();
+    this.stopAccepting?.();
     this.shuttingDown.abort();
     if (server !== undefined) {
       await shutdownServer(server, this.options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log);
@@ -431,23 +431,19 @@ export class Daemon {
 
 /**
  * Listens on the unix socket ourselves and hands each connection to grpc-js through its connection
- * injector, with the client-to-server bytes passing through AuthorityRewriter (see there: crictl v1.26
- * sends the socket path as :authority, which Node's HTTP/2 server refuses).
+ * injector: as the native socket, or with the client-to-server bytes passing through AuthorityRewriter when
+ * the client sends the socket path as :authority (crictl v1.26), which Node's HTTP/2 server refuses
+ * (cri-connection.ts).
  */
-async function listenUnix(server: Server, path: string, log: Logger): Promise<NetServer> {
+async function listenUnix(server: Server, path: string, log: Logger): Promise<() => void> {
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const listener = createServer((socket: Socket) => {
-    const rewriter = new AuthorityRewriter();
-    socket.on('error', (err) => rewriter.destroy(err));
-    rewriter.on('error', (err) => {
-      log.debug({ err }, 'client connection closed on a malformed HTTP/2 stream');
-      socket.destroy();
-    });
-    socket.pipe(rewriter);
-    const connection = Duplex.from({ readable: rewriter, writable: socket });
-    socket.on('close', () => connection.destroy());
-    injector.injectConnection(connection);
-  });
+  const connections = new CriConnections(injector, log);
+  const listener = createServer((socket: Socket) => connections.accept(socket));
+  // Once it stops accepting, end the connections still being read: grpc-js does not know them yet.
+  const stopAccepting = (): void => {
+    listener.close();
+    connections.close();
+  };
   // The socket is created with the umask's mode; tighten the umask so it is never world-accessible,
   // even for the moment before chmod.
   const previous = process.umask(0o117);
@@ -464,7 +460,7 @@ async function listenUnix(server: Server, path: string, log: Logger): Promise<Ne
   } finally {
     process.umask(previous);
   }
-  return listener;
+  return stopAccepting;
 }
 
 /** Stop accepting, let calls in flight finish for up to graceMs, then cancel what is left. */
