@@ -269,6 +269,14 @@ export class CriLogReader implements AsyncIterable<LogOutput> {
     this.stats.bytesRead += bytesRead;
     const data =
       this.carry.length > 0 ? Buffer.concat([this.carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+    const { outputs, rest } = this.takeLines(data);
+    // Copy the rest: keeping a view would pin the whole chunk until the record's newline arrives.
+    this.carry = Buffer.from(rest);
+    return outputs;
+  }
+
+  /** Takes every newline-terminated record of data; `rest` is what follows the last newline. */
+  private takeLines(data: Buffer): { outputs: LogOutput[]; rest: Buffer } {
     const outputs: LogOutput[] = [];
     let start = 0;
     for (let end = data.indexOf(NEWLINE); end >= 0 && !this.isFinished; end = data.indexOf(NEWLINE, start)) {
@@ -276,9 +284,7 @@ export class CriLogReader implements AsyncIterable<LogOutput> {
       start = end + 1;
       if (output) outputs.push(output);
     }
-    // Copy the rest: keeping a view would pin the whole chunk until the record's newline arrives.
-    this.carry = Buffer.from(data.subarray(start));
-    return outputs;
+    return { outputs, rest: data.subarray(start) };
   }
 
   /** At the end of the input: the last record without a newline and any open P runs are printed as they are. */
@@ -389,15 +395,9 @@ export class CriLogReader implements AsyncIterable<LogOutput> {
 
   /** All records of a whole file that has ended (a rotated one), the last even without its newline. */
   private takeWhole(data: Buffer): LogOutput[] {
-    const outputs: LogOutput[] = [];
-    let start = 0;
-    for (let end = data.indexOf(NEWLINE); end >= 0 && !this.isFinished; end = data.indexOf(NEWLINE, start)) {
-      const output = this.take(data.subarray(start, end));
-      start = end + 1;
-      if (output) outputs.push(output);
-    }
-    if (start < data.length && !this.isFinished) {
-      const output = this.take(data.subarray(start));
+    const { outputs, rest } = this.takeLines(data);
+    if (rest.length > 0 && !this.isFinished) {
+      const output = this.take(rest);
       if (output) outputs.push(output);
     }
     return outputs;

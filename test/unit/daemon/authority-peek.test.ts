@@ -5,22 +5,13 @@ import assert from 'node:assert/strict';
 import hpack from 'hpack.js';
 import { AuthorityPeek, EMPTY_SETTINGS_FRAME } from '../../../src/daemon/authority-peek.js';
 import type { PeekVerdict } from '../../../src/daemon/authority-peek.js';
+import { CLIENT_PREFACE as PREFACE, http2Frame as frame } from '../../harness/http2-frames.js';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const HEADERS = 0x1;
 const SETTINGS = 0x4;
 const WINDOW_UPDATE = 0x8;
 const CONTINUATION = 0x9;
 const END_HEADERS = 0x4;
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId, 5);
-  return Buffer.concat([h, payload]);
-}
 
 function block(authority: string): Buffer {
   const enc = hpack.compressor.create({ table: { size: 4096 } });

@@ -4,17 +4,7 @@ import assert from 'node:assert/strict';
 import hpack from 'hpack.js';
 import type { HpackHeader } from 'hpack.js';
 import { AuthorityRewriter, isValidAuthority } from '../../../src/daemon/authority-rewriter.js';
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId, 5);
-  return Buffer.concat([h, payload]);
-}
+import { CLIENT_PREFACE as PREFACE, http2Frame as frame } from '../../harness/http2-frames.js';
 
 interface Frame {
   readonly type: number;
