@@ -4,6 +4,8 @@
  * log lines. A pod left by an earlier demo is removed first, so it can run again.
  */
 import { randomBytes } from 'node:crypto';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ContainerState, PodSandboxConfig } from '../../api/gen/cri.js';
 import type { Clients } from '../client.js';
@@ -16,7 +18,11 @@ import { printPodTable } from './pods.js';
 
 const IMAGE = 'berth.local/demo/busybox:latest';
 const POD_NAME = 'berth-demo';
+/** The kubelet's layout, /var/log/pods/<namespace>_<name>_<uid>: each demo pod gets its own directory. */
+const POD_LOGS_ROOT = '/var/log/pods';
+const LOG_DIR_PREFIX = `default_${POD_NAME}`;
 
+/** Removes the pods of earlier demos and, as the kubelet does for the pods it deletes, their log directories. */
 async function removeEarlierDemo(clients: Clients): Promise<void> {
   const pods = await clients.call(clients.runtime.listPodSandbox.bind(clients.runtime), {
     filter: { id: '', state: undefined, labelSelector: { 'berth.demo': 'true' } },
@@ -24,15 +30,20 @@ async function removeEarlierDemo(clients: Clients): Promise<void> {
   for (const pod of pods.items) {
     await clients.call(clients.runtime.removePodSandbox.bind(clients.runtime), { podSandboxId: pod.id });
   }
+  for (const name of await readdir(POD_LOGS_ROOT).catch(() => [] as string[])) {
+    if (name === LOG_DIR_PREFIX || name.startsWith(`${LOG_DIR_PREFIX}_`)) {
+      await rm(join(POD_LOGS_ROOT, name), { recursive: true, force: true });
+    }
+  }
 }
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('Run a first pod: a busybox image built from this host, loaded, and started (no registry needed)')
-    .option('--log-dir <dir>', 'where the pod logs go', '/var/log/pods/default_berth-demo')
+    .option('--log-dir <dir>', `where the pod logs go (default ${POD_LOGS_ROOT}/${LOG_DIR_PREFIX}_<pod uid>)`)
     .addHelpText('after', '\nExample:\n  berth demo\n')
-    .action(async (opts: { logDir: string }, cmd: Command) => {
+    .action(async (opts: { logDir?: string }, cmd: Command) => {
       await withClients(cmd, async (clients) => {
         const archive = await buildDemoArchive(IMAGE);
         const admin = clients.admin;
@@ -44,10 +55,11 @@ export function registerDemo(program: Command): void {
         );
         process.stdout.write(`Loaded image: ${loaded.images[0]?.names[0] ?? IMAGE}\n`);
         await removeEarlierDemo(clients);
+        const uid = randomBytes(8).toString('hex');
         const podConfig = PodSandboxConfig.fromJSON({
-          metadata: { name: POD_NAME, namespace: 'default', uid: randomBytes(8).toString('hex'), attempt: 0 },
+          metadata: { name: POD_NAME, namespace: 'default', uid, attempt: 0 },
           hostname: POD_NAME,
-          logDirectory: opts.logDir,
+          logDirectory: opts.logDir ?? join(POD_LOGS_ROOT, `${LOG_DIR_PREFIX}_${uid}`),
           labels: { 'berth.demo': 'true' },
         });
         const { podSandboxId } = await clients.call(clients.runtime.runPodSandbox.bind(clients.runtime), {
